@@ -1,0 +1,131 @@
+/* cmd_backtest.c — `tradebench backtest` and `tradebench run-daily`: turn
+ * flags into a backtest config, run the engine, write the artifacts, print a
+ * one-line summary. All numbers come from the engine; this file only wires. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "artifacts.h"
+#include "backtest.h"
+#include "commands.h"
+#include "runinfo.h"
+
+static const cli_flag backtest_flags[] = {
+    {"data", 1, 0},         {"strategy", 1, 0},     {"param", 1, 1},          {"freq", 1, 0},
+    {"symbols", 1, 0},      {"universe", 1, 0},     {"start", 1, 0},          {"end", 1, 0},
+    {"last-bars", 1, 0},    {"capital", 1, 0},      {"costs", 1, 0},          {"commission-bps", 1, 0},
+    {"spread-w", 1, 0},     {"impact-w", 1, 0},     {"max-weight", 1, 0},     {"rebalance-band", 1, 0},
+    {"out", 1, 0},          {"seed", 1, 0},         {NULL, 0, 0},
+};
+
+static const cli_flag daily_flags[] = {
+    {"data", 1, 0}, {"out", 1, 0}, {"seed", 1, 0}, {NULL, 0, 0},
+};
+
+/* Flags shared by both commands: data source and output. */
+static int apply_source(const cli_args *a, tb_backtest_config *c, tb_error *err)
+{
+    const char *v;
+    if ((v = cli_get(a, "data"))) c->source.data = v;
+    if ((v = cli_get(a, "freq")) && tb_freq_parse(v, &c->source.freq))
+        return tb_fail_field(err, TB_EINVAL, "freq", "--freq must be 1d or 1h, got '%s'", v);
+    return cli_get_u64(a, "seed", &c->source.seed, err);
+}
+
+static int apply_backtest_flags(const cli_args *a, tb_backtest_config *c, tb_error *err)
+{
+    const char *v;
+    if (apply_source(a, c, err)) return -1;
+    if (!(v = cli_get(a, "strategy"))) return tb_fail_field(err, TB_EINVAL, "strategy", "--strategy is required");
+    const tb_strategy_def *def = strategy_find(v);
+    if (!def) return tb_fail_field(err, TB_EINVAL, "strategy", "unknown strategy '%s' (try trend_baseline, ema_trend, buy_and_hold)", v);
+    strategy_params_defaults(def, &c->strategy);
+    for (size_t i = 0; i < a->n; i++) {
+        if (strcmp(a->name[i], "param")) continue;
+        const char *kv = a->value[i], *eq = strchr(kv, '=');
+        if (!eq || eq == kv) return tb_fail_field(err, TB_EINVAL, "param", "--param expects k=v, got '%s'", kv);
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+        if (strategy_params_set(&c->strategy, key, eq + 1, err)) return -1;
+    }
+    if (strategy_params_validate(&c->strategy, err)) return -1;
+    if (cli_has(a, "symbols") && cli_has(a, "universe"))
+        return tb_fail_field(err, TB_EINVAL, "universe", "give --symbols or --universe, not both");
+    if (cli_get_size(a, "symbols", &c->n_symbols, err)) return -1;
+    c->universe_file = cli_get(a, "universe");
+    int intraday = c->source.freq != TB_FREQ_1D;
+    if (cli_get_date(a, "start", 0, &c->start, err) || cli_get_date(a, "end", intraday, &c->end, err)) return -1;
+    if (c->start > c->end) return tb_fail_field(err, TB_EINVAL, "start", "--start is after --end");
+    if (cli_get_size(a, "last-bars", &c->last_bars, err)) return -1;
+    if (cli_get_double(a, "capital", &c->sim.start_capital, err)) return -1;
+    if ((v = cli_get(a, "costs"))) {
+        if (!strcmp(v, "none")) c->sim.costs = costs_none();
+        else if (!strcmp(v, "default")) c->sim.costs = costs_default();
+        else return tb_fail_field(err, TB_EINVAL, "costs", "--costs must be default or none, got '%s'", v);
+    }
+    if (cli_get_double(a, "commission-bps", &c->sim.costs.commission_bps, err) ||
+        cli_get_double(a, "spread-w", &c->sim.costs.spread_w, err) ||
+        cli_get_double(a, "impact-w", &c->sim.costs.impact_w, err) ||
+        cli_get_double(a, "max-weight", &c->sim.max_weight, err) ||
+        cli_get_double(a, "rebalance-band", &c->sim.rebalance_band, err))
+        return -1;
+    return sim_config_validate(&c->sim, err);
+}
+
+/* Run, write, summarise. */
+static int run_and_write(const tb_backtest_config *c, const char *out, const char *job, int with_targets,
+                         const cli_clock *clk)
+{
+    tb_error err = {0};
+    tb_backtest bt;
+    if (backtest_run(c, NULL, &bt, &err)) return cli_report(&err);
+    tb_report_info info = {"cli", job, 0, 0, 0};
+    double t_render = stage_now();
+    cli_clock_read(clk, &info.runtime_s, &info.cpu_s, &info.peak_rss_kb);
+    int rc = art_write_all(out, &bt, c, &info, with_targets, &err);
+    stage_record(&bt.stages, NULL, "render_artifacts", t_render);
+    if (rc) {
+        backtest_free(&bt);
+        return cli_report(&err);
+    }
+    const tb_metrics *m = &bt.metrics;
+    printf("%s: %zu symbols, %zu bars, %zu orders, total_return %.6f, sharpe %.4f, max_drawdown %.4f -> %s/ "
+           "(%.0f ms, peak RSS %.1f MiB)\n",
+           job, bt.market->n_symbols, bt.panel.T, bt.sim.orders.n, m->total_return, m->sharpe, m->max_drawdown, out,
+           info.runtime_s * 1e3, (double)info.peak_rss_kb / 1024.0);
+    backtest_free(&bt);
+    return 0;
+}
+
+int cmd_backtest(int argc, char **argv)
+{
+    cli_clock clk;
+    cli_clock_start(&clk);
+    tb_error err = {0};
+    cli_args a;
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    if (cli_parse(argc, argv, backtest_flags, &a, &err) || apply_backtest_flags(&a, &c, &err))
+        return cli_report(&err);
+    const char *out = cli_get(&a, "out");
+    return run_and_write(&c, out ? out : "output", "backtest", 0, &clk);
+}
+
+/* EOD_SMALL (SPEC §7): ema_trend, 1d, first 100 symbols, last 2 x 252 bars, default costs, plus targets. */
+int cmd_run_daily(int argc, char **argv)
+{
+    cli_clock clk;
+    cli_clock_start(&clk);
+    tb_error err = {0};
+    cli_args a;
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    if (cli_parse(argc, argv, daily_flags, &a, &err) || apply_source(&a, &c, &err)) return cli_report(&err);
+    strategy_params_defaults(strategy_find("ema_trend"), &c.strategy);
+    c.n_symbols = 100;
+    c.last_bars = 2 * 252;
+    const char *out = cli_get(&a, "out");
+    return run_and_write(&c, out ? out : "output", "EOD_SMALL", 1, &clk);
+}

@@ -1,0 +1,117 @@
+/* backtest.c — the backtest pipeline (see backtest.h). */
+#include "backtest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "csv_reader.h"
+#include "xalloc.h"
+
+double stage_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void stage_record(tb_stage_list *l, const tb_hooks *hooks, const char *name, double t0)
+{
+    double dt = stage_now() - t0;
+    if (l->n < TB_MAX_STAGES) {
+        snprintf(l->s[l->n].name, sizeof l->s[l->n].name, "%s", name);
+        l->s[l->n].wall_s = dt;
+        l->n++;
+    }
+    if (hooks && hooks->stage_done) hooks->stage_done(hooks->ud, name, dt);
+}
+
+void backtest_config_defaults(tb_backtest_config *c)
+{
+    memset(c, 0, sizeof *c);
+    source_defaults(&c->source);
+    strategy_params_defaults(strategy_find("trend_baseline"), &c->strategy);
+    c->start = INT64_MIN;
+    c->end = INT64_MAX;
+    sim_config_defaults(&c->sim);
+}
+
+int backtest_select_universe(const tb_backtest_config *c, tb_universe *u, tb_error *err)
+{
+    char **avail = NULL;
+    size_t n_avail = 0;
+    int rc = -1;
+    if (source_list_symbols(&c->source, &avail, &n_avail, err)) return -1;
+    if (c->universe_file) {
+        if (universe_from_watchlist(c->universe_file, u, err)) goto out;
+    } else if (c->symbols) {
+        if (universe_from_list(c->symbols, c->n_list, u, err)) goto out;
+    } else {
+        rc = universe_first_n((const char *const *)avail, n_avail, c->n_symbols ? c->n_symbols : n_avail, u, err);
+        goto out;
+    }
+    rc = universe_check_available(u, (const char *const *)avail, n_avail, err);
+    if (rc) universe_free(u);
+out:
+    csv_free_names(avail, n_avail);
+    return rc;
+}
+
+int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest *out, tb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (c->start > c->end) return tb_fail_field(err, TB_EINVAL, "start", "start is after end");
+    if (strategy_params_validate(&c->strategy, err)) return -1;
+    if (sim_config_validate(&c->sim, err)) return -1;
+
+    double t0 = stage_now();
+    hooks_progress(hooks, "load_data", 0.0);
+    if (backtest_select_universe(c, &out->universe, err)) goto fail;
+    if (source_load(&c->source, &out->universe, &out->market, err)) goto fail;
+    if (c->end != INT64_MAX) market_truncate_after(out->market, c->end);
+    stage_record(&out->stages, hooks, "load_data", t0);
+    if (hooks_cancelled(hooks)) goto cancelled;
+
+    t0 = stage_now();
+    hooks_progress(hooks, "signals", 0.3);
+    out->sig = xmalloc(out->market->n_bars ? out->market->n_bars : 1);
+    strategy_signals(&c->strategy, out->market, out->sig);
+    stage_record(&out->stages, hooks, "signals", t0);
+    if (hooks_cancelled(hooks)) goto cancelled;
+
+    t0 = stage_now();
+    if (panel_build(out->market, c->start, c->end, c->last_bars, &out->panel, err)) goto fail;
+    stage_record(&out->stages, hooks, "panel", t0);
+
+    t0 = stage_now();
+    hooks_progress(hooks, "simulate", 0.5);
+    if (simulate(out->market, out->sig, &out->panel, &c->sim, hooks, &out->sim, err)) goto fail;
+    stage_record(&out->stages, hooks, "simulate", t0);
+
+    t0 = stage_now();
+    hooks_progress(hooks, "metrics", 0.9);
+    out->bench = xmalloc(xmul(out->panel.T, sizeof(double)));
+    metrics_benchmark(out->market, &out->panel, out->bench);
+    metrics_compute(&out->sim, out->bench, tb_freq_periods_per_year(c->source.freq), &out->metrics);
+    stage_record(&out->stages, hooks, "metrics", t0);
+    hooks_progress(hooks, "metrics", 1.0);
+    return 0;
+cancelled:
+    tb_fail(err, TB_ECANCEL, "cancelled");
+fail:
+    backtest_free(out);
+    return -1;
+}
+
+void backtest_free(tb_backtest *bt)
+{
+    if (!bt) return;
+    universe_free(&bt->universe);
+    market_free(bt->market);
+    free(bt->sig);
+    panel_free(&bt->panel);
+    sim_result_free(&bt->sim);
+    free(bt->bench);
+    memset(bt, 0, sizeof *bt);
+}

@@ -1,0 +1,165 @@
+/* indicators.c — SPEC §2 indicators (see indicators.h for conventions).
+ * Windowed sums are taken left to right over the window (no running
+ * add/subtract), so every value equals its textbook definition to the last
+ * few ulps, whatever came before it in the series. */
+#include "indicators.h"
+
+#include <math.h>
+
+static void fill_nan(double *out, size_t from, size_t to)
+{
+    for (size_t t = from; t < to; t++) out[t] = NAN;
+}
+
+double ind_sma_at(const double *x, size_t t, int n)
+{
+    if (n < 1 || t + 1 < (size_t)n) return NAN;
+    double s = 0;
+    for (size_t u = t + 1 - (size_t)n; u <= t; u++) s += x[u];
+    return s / n;
+}
+
+void ind_sma(const double *x, size_t len, int n, double *out)
+{
+    size_t first = (size_t)n - 1;
+    fill_nan(out, 0, first < len ? first : len);
+    for (size_t t = first; t < len; t++) out[t] = ind_sma_at(x, t, n);
+}
+
+void ind_ema(const double *x, size_t len, int n, double *out)
+{
+    size_t first = (size_t)n - 1;
+    if (first >= len) {
+        fill_nan(out, 0, len);
+        return;
+    }
+    fill_nan(out, 0, first);
+    const double a = 2.0 / (n + 1.0);
+    double e = ind_sma_at(x, first, n);
+    out[first] = e;
+    for (size_t t = first + 1; t < len; t++) {
+        e = a * x[t] + (1.0 - a) * e;
+        out[t] = e;
+    }
+}
+
+static inline double tr_at(const double *h, const double *l, const double *c, size_t t)
+{
+    double a = h[t] - l[t], b = fabs(h[t] - c[t - 1]), d = fabs(l[t] - c[t - 1]);
+    double m = a > b ? a : b;
+    return m > d ? m : d;
+}
+
+void ind_tr(const double *h, const double *l, const double *c, size_t len, double *out)
+{
+    if (len) out[0] = NAN;
+    for (size_t t = 1; t < len; t++) out[t] = tr_at(h, l, c, t);
+}
+
+void ind_atr(const double *h, const double *l, const double *c, size_t len, int n, double *out)
+{
+    size_t first = (size_t)n;
+    if (first >= len) {
+        fill_nan(out, 0, len);
+        return;
+    }
+    fill_nan(out, 0, first);
+    double s = 0;
+    for (size_t t = 1; t <= first; t++) s += tr_at(h, l, c, t);
+    double a = s / n;
+    out[first] = a;
+    for (size_t t = first + 1; t < len; t++) {
+        a = ((n - 1) * a + tr_at(h, l, c, t)) / n;
+        out[t] = a;
+    }
+}
+
+static inline double rsi_value(double ag, double al)
+{
+    if (al == 0) return ag == 0 ? 50.0 : 100.0;
+    return 100.0 - 100.0 / (1.0 + ag / al);
+}
+
+void ind_rsi(const double *c, size_t len, int n, double *out)
+{
+    size_t first = (size_t)n;
+    if (first >= len) {
+        fill_nan(out, 0, len);
+        return;
+    }
+    fill_nan(out, 0, first);
+    double sg = 0, sl = 0;
+    for (size_t t = 1; t <= first; t++) {
+        double d = c[t] - c[t - 1];
+        sg += d > 0 ? d : 0;
+        sl += d < 0 ? -d : 0;
+    }
+    double ag = sg / n, al = sl / n;
+    out[first] = rsi_value(ag, al);
+    for (size_t t = first + 1; t < len; t++) {
+        double d = c[t] - c[t - 1];
+        ag = ((n - 1) * ag + (d > 0 ? d : 0)) / n;
+        al = ((n - 1) * al + (d < 0 ? -d : 0)) / n;
+        out[t] = rsi_value(ag, al);
+    }
+}
+
+void ind_logret(const double *c, size_t len, int k, double *out)
+{
+    size_t first = (size_t)k;
+    fill_nan(out, 0, first < len ? first : len);
+    for (size_t t = first; t < len; t++) out[t] = log(c[t] / c[t - first]);
+}
+
+double ind_vol_at(const double *c, size_t t, int n)
+{
+    if (n < 2 || t < (size_t)n) return NAN;
+    double rp[512], s = 0; /* windows longer than 512 take the logs twice instead of storing them */
+    size_t a = t + 1 - (size_t)n;
+    if (n <= 512) {
+        for (size_t u = a; u <= t; u++) {
+            rp[u - a] = log(c[u] / c[u - 1]);
+            s += rp[u - a];
+        }
+        double mean = s / n, ss = 0;
+        for (int k = 0; k < n; k++) ss += (rp[k] - mean) * (rp[k] - mean);
+        return sqrt(ss / (n - 1));
+    }
+    for (size_t u = a; u <= t; u++) s += log(c[u] / c[u - 1]);
+    double mean = s / n, ss = 0;
+    for (size_t u = a; u <= t; u++) {
+        double d = log(c[u] / c[u - 1]) - mean;
+        ss += d * d;
+    }
+    return sqrt(ss / (n - 1));
+}
+
+void ind_vol(const double *c, size_t len, int n, double *out)
+{
+    size_t first = (size_t)n;
+    fill_nan(out, 0, first < len ? first : len);
+    for (size_t t = first; t < len; t++) out[t] = ind_vol_at(c, t, n);
+}
+
+void ind_adv(const double *v, size_t len, int n, double *out) { ind_sma(v, len, n, out); }
+
+double ind_spread_at(const double *h, const double *l, const double *c, size_t t, int n)
+{
+    if (n < 1 || t < (size_t)n) return NAN;
+    double s = 0;
+    for (size_t u = t - (size_t)n; u < t; u++) {
+        double cu = log(c[u]);
+        double eu = (log(h[u]) + log(l[u])) / 2;
+        double eu1 = (log(h[u + 1]) + log(l[u + 1])) / 2;
+        s += (cu - eu) * (cu - eu1);
+    }
+    double m = 4 * (s / n);
+    return 1e4 * sqrt(m > 0 ? m : 0);
+}
+
+void ind_spread(const double *h, const double *l, const double *c, size_t len, int n, double *out)
+{
+    size_t first = (size_t)n;
+    fill_nan(out, 0, first < len ? first : len);
+    for (size_t t = first; t < len; t++) out[t] = ind_spread_at(h, l, c, t, n);
+}

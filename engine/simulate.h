@@ -1,0 +1,61 @@
+/* simulate.h — the SPEC §4 portfolio simulation: targets at each close,
+ * orders at the next open, sells before buys, cash-limited buys scaled by
+ * one common factor, equity marked at every close. Fractional shares,
+ * long-only, no leverage. Owns its result arrays (struct-of-arrays). */
+#ifndef TB_SIMULATE_H
+#define TB_SIMULATE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "costs.h"
+#include "hooks.h"
+#include "market.h"
+#include "panel.h"
+#include "tb_error.h"
+
+typedef struct tb_sim_config {
+    double start_capital;  /* default 10000 */
+    double max_weight;     /* default 0.10 */
+    double rebalance_band; /* default 0.02 */
+    tb_costs costs;
+} tb_sim_config;
+
+typedef struct tb_orders {
+    size_t n, cap;
+    uint32_t *t;       /* panel index of execution */
+    uint32_t *sym;     /* symbol index */
+    uint8_t *sell;     /* 1 SELL, 0 BUY */
+    double *qty;       /* > 0 */
+    double *price;     /* execution open */
+    double *cost;      /* currency */
+} tb_orders;
+
+typedef struct tb_sim_result {
+    size_t T, N;
+    double *equity;    /* T: E_t at the close */
+    double *cash;      /* T */
+    double *gross;     /* T: sum q*C */
+    double *final_q;   /* N: shares held after the last bar */
+    double *pnl;       /* N: P&L per symbol (sells - buys - costs + final value) */
+    tb_orders orders;  /* in execution order: by t, sells before buys, then symbol */
+    double traded_notional; /* sum |dq * price| */
+    double total_costs;
+} tb_sim_result;
+
+void sim_config_defaults(tb_sim_config *c);
+/* Validate the configuration; errors name the field (capital, max_weight, ...). */
+int sim_config_validate(const tb_sim_config *c, tb_error *err);
+
+/* Run the simulation. sig holds per-bar signals in market layout. */
+int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
+             const tb_hooks *hooks, tb_sim_result *out, tb_error *err);
+void sim_result_free(tb_sim_result *r);
+
+/* Signal of symbol i at panel time t (carried from its last bar; 0 before its first). */
+static inline int sim_signal_at(const tb_market *m, const uint8_t *sig, const tb_panel *p, size_t t, size_t i)
+{
+    int32_t b = panel_last(p, t, i);
+    return b >= 0 ? sig[m->offset[i] + (size_t)b] : 0;
+}
+
+#endif
