@@ -1,0 +1,466 @@
+/*
+ * http — libmicrohttpd glue: daemon lifecycle, request state, envelope
+ * checks, routing and reply serialisation (JSON via jansson only).
+ * Request flow: first callback allocates a struct http_ctx and decides what
+ * the headers alone can (413 on a declared oversize body is answered at
+ * once, without reading it); body chunks go into a bounded buf; the final
+ * callback answers. The completion callback logs the request and frees it.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "logger.h"
+#include "mem.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;   /* the libmicrohttpd daemon */
+    struct http_options opt;     /* copied options (strings borrowed) */
+    atomic_int inflight;         /* requests between first and completion callback */
+    struct sockaddr_storage addr;/* bound address */
+};
+
+/* Per-request state: lives from the first access callback to completion. */
+struct http_ctx {
+    struct http_server *srv;     /* owning server */
+    char method[16];             /* copy, for the access log */
+    char *path;                  /* copy of the URL path */
+    struct buf body;             /* request body, bounded by max_body */
+    struct http_reply reply;     /* decided early (status != 0) or by the handler */
+    int decided;                 /* reply holds an answer chosen before the body ended */
+    int status;                  /* status actually queued, for the access log */
+    double t0;                   /* monotonic ms at the first callback */
+};
+
+static double http_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- reply helpers ---------------------------------------------------- */
+
+void http_reply_clear(struct http_reply *rep)
+{
+    json_decref(rep->json);
+    memset(rep, 0, sizeof *rep);
+}
+
+void http_reply_json_take(struct http_reply *rep, int status, json_t *body)
+{
+    http_reply_clear(rep);
+    rep->status = status;
+    rep->content_type = "application/json";
+    rep->json = body;
+}
+
+void http_reply_static(struct http_reply *rep, int status, const char *content_type,
+                       const void *data, size_t len)
+{
+    http_reply_clear(rep);
+    rep->status = status;
+    rep->content_type = content_type;
+    rep->static_body = data;
+    rep->static_len = len;
+}
+
+json_t *http_reply_problem(struct http_reply *rep, const struct problem *p)
+{
+    http_reply_clear(rep);
+    rep->status = p->status;
+    rep->content_type = PROBLEM_CONTENT_TYPE;
+    rep->json = problem_to_json(p);
+    return rep->json;
+}
+
+json_t *http_reply_error(struct http_reply *rep, enum problem_kind kind, const char *fmt, ...)
+{
+    struct problem p;
+    problem_set(&p, kind, NULL);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p.detail, sizeof p.detail, fmt, ap);
+    va_end(ap);
+    return http_reply_problem(rep, &p);
+}
+
+void http_reply_header(struct http_reply *rep, const char *name, const char *value)
+{
+    if (rep->nheaders >= HTTP_REPLY_MAX_HEADERS)
+        return;
+    struct http_reply_header *h = &rep->headers[rep->nheaders++];
+    h->name = name;
+    snprintf(h->value, sizeof h->value, "%s", value);
+}
+
+/* ---- request accessors ------------------------------------------------ */
+
+const char *http_param(const struct http_request *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < req->nparams; i++) {
+        if (req->params[i].name_len == len && memcmp(req->params[i].name, name, len) == 0)
+            return req->params[i].value;
+    }
+    return NULL;
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* ---- envelope checks -------------------------------------------------- */
+
+int http_is_json_media_type(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t len = strcspn(ct, ";");
+    while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
+        len--;
+    if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return 1;
+    /* application/<anything>+json, e.g. application/merge-patch+json */
+    return len > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           memchr(ct + 12, '/', len - 12) == NULL && strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+int http_bearer_ok(const char *authorization, const char *token)
+{
+    if (!authorization || !token)
+        return 0;
+    if (strncasecmp(authorization, "Bearer ", 7) != 0)
+        return 0;
+    const char *given = authorization + 7;
+    while (*given == ' ')
+        given++;
+    size_t glen = strlen(given), tlen = strlen(token);
+    unsigned char diff = (unsigned char)(glen != tlen);
+    for (size_t i = 0; i < tlen; i++)
+        diff |= (unsigned char)(token[i] ^ (i < glen ? given[i] : 0));
+    return diff == 0;
+}
+
+static int http_method_mutates(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
+           strcmp(m, "DELETE") == 0;
+}
+
+static int http_method_has_json_body(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static const char http_fallback_500[] =
+    "{\"type\":\"" PROBLEM_TYPE_PREFIX "internal-error\",\"title\":\"Internal server error\","
+    "\"status\":500,\"detail\":\"the response could not be serialised\"}";
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx)
+{
+    struct http_reply *rep = &ctx->reply;
+    struct MHD_Response *resp = NULL;
+    int status = rep->status;
+    if (status == 0) {
+        log_error("%s %s: handler produced no reply", ctx->method, ctx->path);
+        http_reply_error(rep, PROBLEM_INTERNAL, "the handler produced no reply");
+        status = rep->status;
+    }
+    if (rep->json) {
+        char *text = json_dumps(rep->json, JSON_COMPACT);
+        if (text) {
+            resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+            if (!resp)
+                free(text);
+        } else {
+            log_error("%s %s: json_dumps failed", ctx->method, ctx->path);
+            status = 500;
+            rep->content_type = PROBLEM_CONTENT_TYPE;
+            resp = MHD_create_response_from_buffer(sizeof http_fallback_500 - 1,
+                                                   (void *)http_fallback_500,
+                                                   MHD_RESPMEM_PERSISTENT);
+        }
+    } else {
+        resp = MHD_create_response_from_buffer(rep->static_len,
+                                               (void *)(rep->static_body ? rep->static_body : ""),
+                                               MHD_RESPMEM_PERSISTENT);
+    }
+    if (!resp)
+        return MHD_NO;
+    if (rep->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+    for (size_t i = 0; i < rep->nheaders; i++)
+        MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    ctx->status = status;
+    http_reply_clear(rep);
+    return ret;
+}
+
+/* ---- the access handler ----------------------------------------------- */
+
+/* Decide what the headers alone decide. Returns 1 when the reply must be
+ * sent right away (before reading the body), else 0. */
+static int http_precheck(struct http_ctx *ctx, struct MHD_Connection *conn)
+{
+    const struct http_options *opt = &ctx->srv->opt;
+    size_t max = ctx->body.max;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    int has_body = declared > 0 || te != NULL;
+
+    if (declared > max) {
+        http_reply_error(&ctx->reply, PROBLEM_PAYLOAD_TOO_LARGE,
+                         "request body of %llu bytes exceeds the limit of %zu bytes", declared,
+                         max);
+        return 1;
+    }
+    if (opt->api_token && http_method_mutates(ctx->method) &&
+        !http_bearer_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_AUTHORIZATION),
+                        opt->api_token)) {
+        http_reply_error(&ctx->reply, PROBLEM_UNAUTHORIZED,
+                         "%s requests need an \"Authorization: Bearer <token>\" header with the "
+                         "configured API token",
+                         ctx->method);
+        http_reply_header(&ctx->reply, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                          "Bearer realm=\"tradebench\"");
+        ctx->decided = 1;
+        return 0;
+    }
+    if (has_body && http_method_has_json_body(ctx->method)) {
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!http_is_json_media_type(ct)) {
+            http_reply_error(&ctx->reply, PROBLEM_UNSUPPORTED_MEDIA,
+                             "request bodies must be application/json, got %s%s%s",
+                             ct ? "\"" : "", ct ? ct : "no Content-Type", ct ? "\"" : "");
+            http_reply_header(&ctx->reply, "Accept-Post", "application/json");
+            ctx->decided = 1;
+        }
+    }
+    return 0;
+}
+
+/* Route and run the handler; fills ctx->reply. */
+static void http_dispatch(struct http_ctx *ctx, struct MHD_Connection *conn)
+{
+    const struct http_options *opt = &ctx->srv->opt;
+    struct http_request req;
+    struct route_match m;
+    json_t *body = NULL;
+
+    memset(&req, 0, sizeof req);
+    if (ctx->body.len > 0 && http_method_has_json_body(ctx->method)) {
+        json_error_t jerr;
+        body = json_loadb(ctx->body.data, ctx->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!body) {
+            http_reply_error(&ctx->reply, PROBLEM_MALFORMED_JSON,
+                             "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                             jerr.text);
+            return;
+        }
+    }
+    switch (router_match(opt->routes, opt->nroutes, ctx->method, ctx->path, &m)) {
+    case ROUTE_NOT_FOUND:
+        http_reply_error(&ctx->reply, PROBLEM_NOT_FOUND, "no resource at %s", ctx->path);
+        goto out;
+    case ROUTE_METHOD_NOT_ALLOWED:
+        http_reply_error(&ctx->reply, PROBLEM_METHOD_NOT_ALLOWED,
+                         "%s is not allowed on %s; allowed: %s", ctx->method, ctx->path, m.allow);
+        http_reply_header(&ctx->reply, MHD_HTTP_HEADER_ALLOW, m.allow);
+        goto out;
+    case ROUTE_FOUND:
+        break;
+    }
+    req.method = ctx->method;
+    req.path = ctx->path;
+    req.body = body;
+    req.app = opt->app;
+    req.conn = conn;
+    req.nparams = m.nparams;
+    for (size_t i = 0; i < m.nparams; i++) {
+        req.params[i].name = m.params[i].name;
+        req.params[i].name_len = m.params[i].name_len;
+        req.params[i].value = mem_strndup(m.params[i].value, m.params[i].value_len);
+    }
+    m.route->handler(&req, &ctx->reply);
+    for (size_t i = 0; i < req.nparams; i++)
+        free(req.params[i].value);
+out:
+    json_decref(body);
+}
+
+static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload_data, size_t *upload_data_size,
+                                       void **req_cls)
+{
+    struct http_server *srv = cls;
+    struct http_ctx *ctx = *req_cls;
+    (void)version;
+
+    if (!ctx) {
+        ctx = mem_zalloc(sizeof *ctx);
+        ctx->srv = srv;
+        ctx->t0 = http_now_ms();
+        snprintf(ctx->method, sizeof ctx->method, "%s", method);
+        ctx->path = mem_strdup(url);
+        buf_init(&ctx->body, srv->opt.max_body);
+        atomic_fetch_add(&srv->inflight, 1);
+        *req_cls = ctx;
+        if (http_precheck(ctx, conn))
+            return http_send(conn, ctx); /* answered before reading the body */
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!ctx->decided && buf_append(&ctx->body, upload_data, *upload_data_size) < 0) {
+            /* Over the limit (chunked or lying Content-Length): stop buffering,
+             * discard the rest, answer 413 at the end. */
+            buf_free(&ctx->body);
+            http_reply_error(&ctx->reply, PROBLEM_PAYLOAD_TOO_LARGE,
+                             "request body exceeds the limit of %zu bytes", ctx->body.max);
+            ctx->decided = 1;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!ctx->decided)
+        http_dispatch(ctx, conn);
+    return http_send(conn, ctx);
+}
+
+/* Replace control characters so request paths cannot forge log lines. */
+static void http_log_safe(char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+    }
+}
+
+static void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct http_ctx *ctx = *req_cls;
+    (void)conn;
+    if (!ctx)
+        return;
+    http_log_safe(ctx->path);
+    if (ctx->status == 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_info("%s %s aborted (%d) after %.1f ms", ctx->method, ctx->path, (int)toe,
+                 http_now_ms() - ctx->t0);
+    else
+        log_info("%s %s %d %.1f ms", ctx->method, ctx->path, ctx->status,
+                 http_now_ms() - ctx->t0);
+    http_reply_clear(&ctx->reply);
+    buf_free(&ctx->body);
+    free(ctx->path);
+    free(ctx);
+    *req_cls = NULL;
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_warn("libmicrohttpd: %s", msg);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+struct http_server *http_server_start(const struct http_options *opt, char *err, size_t errlen)
+{
+    struct addrinfo hints, *ai = NULL;
+    char port[8];
+    struct http_server *srv;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof port, "%u", opt->port);
+    int gai = getaddrinfo(opt->host, port, &hints, &ai);
+    if (gai != 0 || !ai) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", opt->host,
+                 gai_strerror(gai));
+        return NULL;
+    }
+    srv = mem_zalloc(sizeof *srv);
+    srv->opt = *opt;
+    if (srv->opt.max_body == 0)
+        srv->opt.max_body = HTTP_MAX_BODY;
+    if (srv->opt.threads < 1)
+        srv->opt.threads = 1;
+    atomic_init(&srv->inflight, 0);
+    memcpy(&srv->addr, ai->ai_addr, ai->ai_addrlen);
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    freeaddrinfo(ai);
+
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)opt->port, NULL, NULL, http_on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&srv->addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)srv->opt.threads, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)512, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_END);
+    if (!srv->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%u (address in use or not available)",
+                 opt->host, opt->port);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int http_server_shutdown(struct http_server *srv, int grace_ms)
+{
+    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    double deadline = http_now_ms() + grace_ms;
+    int left;
+    while ((left = atomic_load(&srv->inflight)) > 0 && http_now_ms() < deadline) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (left > 0)
+        log_warn("shutdown: %d request(s) still in flight after %d ms; closing them", left,
+                 grace_ms);
+    MHD_stop_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    free(srv);
+    return left;
+}
