@@ -8,5 +8,6 @@ int cmd_backtest(int argc, char **argv);
 int cmd_run_daily(int argc, char **argv);
 int cmd_indicators(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

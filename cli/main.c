@@ -18,6 +18,7 @@ static const char usage[] =
     "  data synth --symbols N --bars N [--freq 1d|1h] [--seed S] --out DIR\n"
     "  data import --from DIR\n"
     "  migrate\n"
+    "  bench [--data DIR] [--iterations N] [--symbols N]    engine benchmark (BACKTEST_MEDIUM)\n"
     "\n"
     "Strategies: trend_baseline (fast=20 slow=50), ema_trend (n=50 atr_n=14 band=0.5), buy_and_hold.\n"
     "Without --data the source is $TB_DATA or the synthetic market (seed 42, 500 symbols x 2520 bars).\n"
@@ -30,7 +31,7 @@ typedef struct cli_command {
 
 static const cli_command commands[] = {
     {"backtest", cmd_backtest}, {"run-daily", cmd_run_daily}, {"indicators", cmd_indicators},
-    {"data", cmd_data},         {"migrate", cmd_migrate},
+    {"data", cmd_data},         {"migrate", cmd_migrate}, {"bench", cmd_bench},
 };
 
 int main(int argc, char **argv)

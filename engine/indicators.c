@@ -146,12 +146,16 @@ void ind_adv(const double *v, size_t len, int n, double *out) { ind_sma(v, len, 
 double ind_spread_at(const double *h, const double *l, const double *c, size_t t, int n)
 {
     if (n < 1 || t < (size_t)n) return NAN;
+    /* the textbook form, term by term; eta_{u+1} is carried to the next u so
+     * each bar's logs are taken once */
     double s = 0;
-    for (size_t u = t - (size_t)n; u < t; u++) {
+    size_t u0 = t - (size_t)n;
+    double eta_next = (log(h[u0]) + log(l[u0])) / 2;
+    for (size_t u = u0; u < t; u++) {
         double cu = log(c[u]);
-        double eu = (log(h[u]) + log(l[u])) / 2;
-        double eu1 = (log(h[u + 1]) + log(l[u + 1])) / 2;
-        s += (cu - eu) * (cu - eu1);
+        double eu = eta_next;
+        eta_next = (log(h[u + 1]) + log(l[u + 1])) / 2;
+        s += (cu - eu) * (cu - eta_next);
     }
     double m = 4 * (s / n);
     return 1e4 * sqrt(m > 0 ? m : 0);

@@ -64,29 +64,65 @@ typedef struct sim_trade {
     tb_cost_stats st;
 } sim_trade;
 
-/* Cash spent by the buys scaled by k: notional plus cost at the scaled size. */
-static double buys_spend(const sim_trade *b, size_t nb, const tb_costs *cm, double k)
+/* Cash spent by the buys scaled by k: notional plus cost at the scaled size.
+ * Each buy's cost is linear in k except the square-root impact term, so
+ * spend(k) = k * lin + k^1.5 * imp with two sums taken once per bar; the
+ * bisection then costs O(1) per step. */
+typedef struct buys_spend_fn {
+    double lin; /* sum of notional + commission + spread cost at k = 1 */
+    double imp; /* sum of impact cost at k = 1 */
+} buys_spend_fn;
+
+static buys_spend_fn buys_spend_prepare(const sim_trade *b, size_t nb, const tb_costs *cm)
 {
-    double s = 0;
+    buys_spend_fn f = {0, 0};
     for (size_t j = 0; j < nb; j++) {
-        double q = k * b[j].dq;
-        s += q * b[j].px + costs_amount(cm, &b[j].st, q, b[j].px);
+        const tb_cost_stats *st = &b[j].st;
+        double notional = b[j].dq * b[j].px;
+        double spread = isnan(st->spread_bps) ? 0 : st->spread_bps;
+        f.lin += notional + notional * (cm->commission_bps + cm->spread_w * spread) / 1e4;
+        if (!isnan(st->vol) && !isnan(st->adv) && st->adv != 0)
+            f.imp += notional * cm->impact_w * 1e4 * st->vol * sqrt(b[j].dq / st->adv) / 1e4;
     }
-    return s;
+    return f;
 }
 
+static double buys_spend(const buys_spend_fn *f, double k) { return k * f->lin + k * sqrt(k) * f->imp; }
+
 /* Largest k in [0,1) with spend(k) <= cash, by bisection to machine precision. */
-static double buys_scale(const sim_trade *b, size_t nb, const tb_costs *cm, double cash)
+static double buys_scale(const buys_spend_fn *f, double cash)
 {
     if (cash <= 0) return 0;
     double lo = 0, hi = 1;
     for (int it = 0; it < 200; it++) {
         double mid = 0.5 * (lo + hi);
         if (mid <= lo || mid >= hi) break;
-        if (buys_spend(b, nb, cm, mid) <= cash) lo = mid;
+        if (buys_spend(f, mid) <= cash) lo = mid;
         else hi = mid;
     }
     return lo;
+}
+
+/* The held list: symbols with a position, kept in ascending index order so
+ * sums over it add in the same order as a sweep over all symbols. */
+static size_t held_insert(uint32_t *held, size_t n, uint32_t sym)
+{
+    size_t k = n;
+    while (k > 0 && held[k - 1] > sym) {
+        held[k] = held[k - 1];
+        k--;
+    }
+    held[k] = sym;
+    return n + 1;
+}
+
+static size_t held_remove(uint32_t *held, size_t n, uint32_t sym)
+{
+    size_t k = 0;
+    while (k < n && held[k] != sym) k++;
+    if (k == n) return n;
+    memmove(held + k, held + k + 1, (n - k - 1) * sizeof *held);
+    return n - 1;
 }
 
 int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
@@ -102,7 +138,9 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
     out->final_q = xcalloc(N, sizeof(double));
     out->pnl = xcalloc(N, sizeof(double));
     double *q = out->final_q;
-    uint8_t *s_prev = xcalloc(N, 1);
+    uint8_t *s_prev = xcalloc(N ? N : 1, 1);
+    uint32_t *held = xmalloc(xmul(N ? N : 1, sizeof *held)); /* symbols with q != 0, ascending */
+    size_t n_held = 0;
     sim_trade *sells = xmalloc(xmul(N, sizeof *sells)), *buys = xmalloc(xmul(N, sizeof *buys));
     const tb_costs *cm = &cfg->costs;
     double cash = cfg->start_capital;
@@ -113,7 +151,7 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
     for (size_t t = 1; t < T; t++) {
         if ((t & 255) == 0) {
             if (hooks_cancelled(hooks)) {
-                free(s_prev), free(sells), free(buys);
+                free(s_prev), free(held), free(sells), free(buys);
                 sim_result_free(out);
                 return tb_fail(err, TB_ECANCEL, "cancelled");
             }
@@ -134,8 +172,8 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
         }
         /* equity at the open */
         double eo = cash;
-        for (size_t i = 0; i < N; i++) {
-            if (q[i] == 0) continue;
+        for (size_t h = 0; h < n_held; h++) {
+            size_t i = held[h];
             size_t b = m->offset[i] + (size_t)lt[i];
             eo += q[i] * (ht[i] ? m->open[b] : m->close[b]);
         }
@@ -145,8 +183,7 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
             if (!ht[i]) continue;
             int s = s_prev[i];
             if (!s && q[i] == 0) continue;
-            size_t b = m->offset[i] + (size_t)lt[i];
-            double px = m->open[b];
+            double px = m->open[m->offset[i] + (size_t)lt[i]];
             double wstar = s ? wt : 0;
             int exit = 0;
             if (s && q[i] > 0) {
@@ -170,6 +207,7 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
             double cost = costs_amount(cm, &tr->st, qty, tr->px);
             cash += qty * tr->px - cost;
             q[tr->sym] = tr->exit ? 0 : q[tr->sym] + tr->dq;
+            if (tr->exit) n_held = held_remove(held, n_held, tr->sym);
             orders_push(&out->orders, (uint32_t)t, tr->sym, 1, qty, tr->px, cost);
             out->traded_notional += qty * tr->px;
             out->total_costs += cost;
@@ -177,13 +215,20 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
         /* then buys, scaled down together when cash is short */
         if (nb) {
             double k = 1;
-            if (buys_spend(buys, nb, cm, 1.0) > cash) k = buys_scale(buys, nb, cm, cash);
+            double need = 0;
+            for (size_t j = 0; j < nb; j++)
+                need += buys[j].dq * buys[j].px + costs_amount(cm, &buys[j].st, buys[j].dq, buys[j].px);
+            if (need > cash) {
+                buys_spend_fn f = buys_spend_prepare(buys, nb, cm);
+                k = buys_scale(&f, cash);
+            }
             for (size_t j = 0; j < nb; j++) {
                 sim_trade *tr = &buys[j];
                 double qty = k == 1 ? tr->dq : k * tr->dq;
                 if (qty * tr->px < 0.01) continue;
                 double cost = costs_amount(cm, &tr->st, qty, tr->px);
                 cash -= qty * tr->px + cost;
+                if (q[tr->sym] == 0) n_held = held_insert(held, n_held, tr->sym);
                 q[tr->sym] += qty;
                 orders_push(&out->orders, (uint32_t)t, tr->sym, 0, qty, tr->px, cost);
                 out->traded_notional += qty * tr->px;
@@ -192,8 +237,8 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
         }
         /* mark to market at the close */
         double gross = 0;
-        for (size_t i = 0; i < N; i++) {
-            if (q[i] == 0) continue;
+        for (size_t h = 0; h < n_held; h++) {
+            size_t i = held[h];
             gross += q[i] * m->close[m->offset[i] + (size_t)lt[i]];
         }
         out->cash[t] = cash;
@@ -210,6 +255,7 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
         if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * m->close[m->offset[i] + (size_t)b];
     }
     free(s_prev);
+    free(held);
     free(sells);
     free(buys);
     hooks_progress(hooks, "simulate", 1.0);
