@@ -7,6 +7,7 @@
 #include "health.h"
 
 #include <libpq-fe.h>
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -45,7 +46,7 @@ void api_health_get(const struct http_request *req, struct http_reply *rep)
     body = json_pack("{s:s, s:s, s:i, s:s, s:I, s:f}", "status", "ok", "database", "up",
                      "schema_version", atoi(PQgetvalue(res, 0, 0)), "version", TB_VERSION,
                      "uptime_seconds", (json_int_t)(time(NULL) - app->started),
-                     "database_latency_ms", health_now_ms() - t0);
+                     "database_latency_ms", round((health_now_ms() - t0) * 10.0) / 10.0);
     http_reply_json_take(rep, 200, body);
     http_reply_header(rep, "Cache-Control", "no-store");
     PQclear(res);

@@ -431,12 +431,15 @@ struct http_server *http_server_start(const struct http_options *opt, char *err,
     freeaddrinfo(ai);
 
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)opt->port, NULL, NULL, http_on_request, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&srv->addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)srv->opt.threads, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)512, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_END);
+        flags, (uint16_t)opt->port, NULL, NULL, http_on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, /* first, so it sees everything */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->opt.threads,
+        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not available)",
                  opt->host, opt->port);
