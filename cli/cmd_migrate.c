@@ -23,7 +23,7 @@ static const char migrate_usage[] =
 static void migrate_print(const struct embed_file *file, int version, double millis, void *ud)
 {
     (void)ud;
-    printf("applied %03d %s (%.0f ms)\n", version, file->name, millis);
+    printf("applied %s (version %d, %.0f ms)\n", file->name, version, millis);
     fflush(stdout);
 }
 
