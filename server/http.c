@@ -438,7 +438,8 @@ struct http_server *http_server_start(const struct http_options *opt, char *err,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which
+         * would let a second server silently share the port. */
         MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not available)",

@@ -163,6 +163,73 @@ void harness_server_kill(struct tb_server *s)
     }
 }
 
+pid_t harness_spawn(const char *bin, char *const argv[], const char *const env[],
+                    const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    for (size_t i = 0; env && env[i]; i++) {
+        const char *eq = strchr(env[i], '=');
+        char name[128];
+        if (!eq || (size_t)(eq - env[i]) >= sizeof name)
+            continue;
+        memcpy(name, env[i], (size_t)(eq - env[i]));
+        name[eq - env[i]] = '\0';
+        if (eq[1])
+            setenv(name, eq + 1, 1);
+        else
+            unsetenv(name);
+    }
+    execv(bin, argv);
+    _exit(127);
+}
+
+int harness_wait(pid_t pid, int timeout_ms)
+{
+    int status;
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        harness_sleep_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+char *harness_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *data = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    if (!f)
+        return NULL;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *nd = realloc(data, cap);
+            if (!nd)
+                break;
+            data = nd;
+        }
+        memcpy(data + len, chunk, n);
+        len += n;
+        data[len] = '\0';
+    }
+    fclose(f);
+    if (!data)
+        data = calloc(1, 1);
+    return data;
+}
+
 static size_t harness_write_cb(char *data, size_t size, size_t n, void *ud)
 {
     struct tb_response *r = ud;

@@ -42,6 +42,17 @@ int harness_server_stop(struct tb_server *s);
 /* SIGKILL whatever is still running (Criterion .fini). */
 void harness_server_kill(struct tb_server *s);
 
+/* Run bin with argv (NULL-terminated, argv[0] included) and extra
+ * environment entries "K=V" (NULL-terminated, may be NULL; "K=" unsets K),
+ * stdout+stderr to log_path. Returns the pid, or -1. */
+pid_t harness_spawn(const char *bin, char *const argv[], const char *const env[],
+                    const char *log_path);
+/* Wait up to timeout_ms for pid; returns its exit status (0..255), 128+sig
+ * for a signal, or -1 on timeout (the process is then SIGKILLed). */
+int harness_wait(pid_t pid, int timeout_ms);
+/* The whole content of a file (caller frees), or NULL. */
+char *harness_slurp(const char *path);
+
 /* One request. content_type / body / auth may be NULL; extra_header is an
  * optional raw "Name: value" line (e.g. "Expect:" to disable 100-continue). */
 int harness_request(const struct tb_server *s, const char *method, const char *path,
