@@ -73,7 +73,7 @@ static void harness_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-int harness_server_start(struct tb_server *s, const char *db_url, const char *token)
+static int harness_server_start_once(struct tb_server *s, const char *db_url, const char *token)
 {
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     memset(s, 0, sizeof *s);
@@ -127,6 +127,17 @@ int harness_server_start(struct tb_server *s, const char *db_url, const char *to
     }
     harness_dump_log(s);
     harness_server_kill(s);
+    return -1;
+}
+
+int harness_server_start(struct tb_server *s, const char *db_url, const char *token)
+{
+    /* The free port is found by binding port 0 and closing it, so a parallel
+     * test can grab it first: the server then exits early; try another. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (harness_server_start_once(s, db_url, token) == 0)
+            return 0;
+    }
     return -1;
 }
 
