@@ -27,10 +27,20 @@ static const double nf_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* Decimal syntax only: strtod would also take hex, "inf", "nan" and spaces. */
+static int nf_decimal_chars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-')) return 0;
+    }
+    return 1;
+}
+
 static int nf_slow(const char *s, size_t len, double *out)
 {
-    char tmp[128];
-    if (len >= sizeof tmp) return -1;
+    char tmp[512];
+    if (len >= sizeof tmp || !nf_decimal_chars(s, len)) return -1;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     char *end;
