@@ -64,8 +64,7 @@ static int cmp_order_key(const void *a, const void *b)
     return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
-/* Order indices sorted by (t, sells first, symbol name). New array. */
-static size_t *art_order_perm(const tb_backtest *bt)
+size_t *art_order_perm(const tb_backtest *bt)
 {
     const tb_orders *o = &bt->sim.orders;
     size_t N = bt->market->n_symbols;

@@ -18,6 +18,10 @@ typedef struct tb_report_info {
     long peak_rss_kb;         /* peak resident set, KiB */
 } tb_report_info;
 
+/* Order indices in artifact order (ts, sells before buys, symbol name): a new
+ * array of bt->sim.orders.n entries, caller frees. */
+size_t *art_order_perm(const tb_backtest *bt);
+
 int art_write_orders(FILE *f, const tb_backtest *bt);
 int art_write_equity(FILE *f, const tb_backtest *bt);
 int art_write_targets(FILE *f, const tb_backtest *bt, const tb_backtest_config *c);
