@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd_migrate.h"
+#include "cmd_ml.h"
 #include "commands.h"
 
 static const char usage[] =
@@ -14,6 +15,11 @@ static const char usage[] =
     "           [--last-bars N] [--capital X] [--costs default|none] [--commission-bps X]\n"
     "           [--spread-w X] [--impact-w X] [--max-weight X] [--rebalance-band X] --out DIR\n"
     "  run-daily [--data DIR|synthetic] [--out DIR]          EOD_SMALL\n"
+    "  build-ml-dataset --strategy NAME [--freq 1d] [--data DIR|synthetic] [--symbols N] [--param k=v]...\n"
+    "           [--pt X] [--sl X] [--h N] --out FILE.csv\n"
+    "  train-meta-model --strategy NAME [--freq 1d] --dataset FILE.csv [--cv walk_forward|purged_kfold]\n"
+    "           [--k-folds N] [--max-depth N] [--eta X] [--n-rounds N] [--subsample X] [--colsample-bytree X]\n"
+    "           [--min-child-weight X] [--seed N] --out DIR\n"
     "  indicators [--data DIR] --symbol SYM --out FILE.csv\n"
     "  data synth --symbols N --bars N [--freq 1d|1h] [--seed S] --out DIR\n"
     "  data import --from DIR\n"
@@ -32,6 +38,7 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"backtest", cmd_backtest}, {"run-daily", cmd_run_daily}, {"indicators", cmd_indicators},
     {"data", cmd_data},         {"migrate", cmd_migrate}, {"bench", cmd_bench},
+    {"build-ml-dataset", cmd_build_ml_dataset}, {"train-meta-model", cmd_train_meta_model},
 };
 
 int main(int argc, char **argv)
