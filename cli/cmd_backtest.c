@@ -10,6 +10,7 @@
 #include "artifacts.h"
 #include "backtest.h"
 #include "commands.h"
+#include "flags_run.h"
 #include "runinfo.h"
 
 static const cli_flag backtest_flags[] = {
@@ -24,41 +25,12 @@ static const cli_flag daily_flags[] = {
     {"data", 1, 0}, {"out", 1, 0}, {"seed", 1, 0}, {NULL, 0, 0},
 };
 
-/* Flags shared by both commands: data source and output. */
-static int apply_source(const cli_args *a, tb_backtest_config *c, tb_error *err)
-{
-    const char *v;
-    if ((v = cli_get(a, "data"))) c->source.data = v;
-    if ((v = cli_get(a, "freq")) && tb_freq_parse(v, &c->source.freq))
-        return tb_fail_field(err, TB_EINVAL, "freq", "--freq must be 1d or 1h, got '%s'", v);
-    return cli_get_u64(a, "seed", &c->source.seed, err);
-}
-
 static int apply_backtest_flags(const cli_args *a, tb_backtest_config *c, tb_error *err)
 {
     const char *v;
-    if (apply_source(a, c, err)) return -1;
-    if (!(v = cli_get(a, "strategy"))) return tb_fail_field(err, TB_EINVAL, "strategy", "--strategy is required");
-    const tb_strategy_def *def = strategy_find(v);
-    if (!def) return tb_fail_field(err, TB_EINVAL, "strategy", "unknown strategy '%s' (try trend_baseline, ema_trend, buy_and_hold)", v);
-    strategy_params_defaults(def, &c->strategy);
-    for (size_t i = 0; i < a->n; i++) {
-        if (strcmp(a->name[i], "param")) continue;
-        const char *kv = a->value[i], *eq = strchr(kv, '=');
-        if (!eq || eq == kv) return tb_fail_field(err, TB_EINVAL, "param", "--param expects k=v, got '%s'", kv);
-        char key[64];
-        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-        if (strategy_params_set(&c->strategy, key, eq + 1, err)) return -1;
-    }
-    if (strategy_params_validate(&c->strategy, err)) return -1;
-    if (cli_has(a, "symbols") && cli_has(a, "universe"))
-        return tb_fail_field(err, TB_EINVAL, "universe", "give --symbols or --universe, not both");
-    if (cli_get_size(a, "symbols", &c->n_symbols, err)) return -1;
-    c->universe_file = cli_get(a, "universe");
-    int intraday = c->source.freq != TB_FREQ_1D;
-    if (cli_get_date(a, "start", 0, &c->start, err) || cli_get_date(a, "end", intraday, &c->end, err)) return -1;
-    if (c->start > c->end) return tb_fail_field(err, TB_EINVAL, "start", "--start is after --end");
-    if (cli_get_size(a, "last-bars", &c->last_bars, err)) return -1;
+    if (flags_apply_source(a, c, err) || flags_apply_strategy(a, &c->strategy, err) ||
+        flags_apply_universe_range(a, c, err))
+        return -1;
     if (cli_get_double(a, "capital", &c->sim.start_capital, err)) return -1;
     if ((v = cli_get(a, "costs"))) {
         if (!strcmp(v, "none")) c->sim.costs = costs_none();
@@ -122,7 +94,7 @@ int cmd_run_daily(int argc, char **argv)
     cli_args a;
     tb_backtest_config c;
     backtest_config_defaults(&c);
-    if (cli_parse(argc, argv, daily_flags, &a, &err) || apply_source(&a, &c, &err)) return cli_report(&err);
+    if (cli_parse(argc, argv, daily_flags, &a, &err) || flags_apply_source(&a, &c, &err)) return cli_report(&err);
     strategy_params_defaults(strategy_find("ema_trend"), &c.strategy);
     c.n_symbols = 100;
     c.last_bars = 2 * 252;

@@ -11,6 +11,7 @@
 #include "args.h"
 #include "artifacts.h"
 #include "cmd_ml.h"
+#include "flags_run.h"
 #include "ml_dataset.h"
 #include "ml_report.h"
 #include "ml_train.h"
@@ -39,18 +40,6 @@ static void print_stages(const char *label, const tb_stage_list *a, const tb_sta
     putchar('\n');
 }
 
-static int get_strategy(const cli_args *a, tb_strategy_params *sp, tb_error *err)
-{
-    const char *v = cli_get(a, "strategy");
-    if (!v) return tb_fail_field(err, TB_EINVAL, "strategy", "--strategy is required");
-    const tb_strategy_def *def = strategy_find(v);
-    if (!def)
-        return tb_fail_field(err, TB_EINVAL, "strategy", "unknown strategy '%s' (try trend_baseline, ema_trend, buy_and_hold)",
-                             v);
-    strategy_params_defaults(def, sp);
-    return 0;
-}
-
 static int get_freq(const cli_args *a, tb_freq *f, tb_error *err)
 {
     const char *v = cli_get(a, "freq");
@@ -61,26 +50,9 @@ static int get_freq(const cli_args *a, tb_freq *f, tb_error *err)
 static int apply_dataset_flags(const cli_args *a, tb_backtest_config *c, ml_label_params *lp, tb_error *err)
 {
     const char *v;
-    if (get_strategy(a, &c->strategy, err) || get_freq(a, &c->source.freq, err)) return -1;
-    if ((v = cli_get(a, "data"))) c->source.data = v;
-    if (cli_get_u64(a, "seed", &c->source.seed, err)) return -1;
-    for (size_t i = 0; i < a->n; i++) {
-        if (strcmp(a->name[i], "param")) continue;
-        const char *kv = a->value[i], *eq = strchr(kv, '=');
-        if (!eq || eq == kv) return tb_fail_field(err, TB_EINVAL, "param", "--param expects k=v, got '%s'", kv);
-        char key[64];
-        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-        if (strategy_params_set(&c->strategy, key, eq + 1, err)) return -1;
-    }
-    if (strategy_params_validate(&c->strategy, err)) return -1;
-    if (cli_has(a, "symbols") && cli_has(a, "universe"))
-        return tb_fail_field(err, TB_EINVAL, "universe", "give --symbols or --universe, not both");
-    if (cli_get_size(a, "symbols", &c->n_symbols, err)) return -1;
-    c->universe_file = cli_get(a, "universe");
-    int intraday = c->source.freq != TB_FREQ_1D;
-    if (cli_get_date(a, "start", 0, &c->start, err) || cli_get_date(a, "end", intraday, &c->end, err)) return -1;
-    if (c->start > c->end) return tb_fail_field(err, TB_EINVAL, "start", "--start is after --end");
-    if (cli_get_size(a, "last-bars", &c->last_bars, err)) return -1;
+    if (flags_apply_source(a, c, err) || flags_apply_strategy(a, &c->strategy, err) ||
+        flags_apply_universe_range(a, c, err))
+        return -1;
     ml_label_defaults(lp);
     if (cli_get_double(a, "pt", &lp->pt, err) || cli_get_double(a, "sl", &lp->sl, err)) return -1;
     if ((v = cli_get(a, "h"))) {
@@ -216,7 +188,7 @@ int cmd_train_meta_model(int argc, char **argv)
     ml_train_params p;
     ml_cv_kind cv;
     size_t k;
-    if (cli_parse(argc, argv, train_flags, &a, &err) || get_strategy(&a, &sp, &err) || get_freq(&a, &freq, &err) ||
+    if (cli_parse(argc, argv, train_flags, &a, &err) || flags_apply_strategy(&a, &sp, &err) || get_freq(&a, &freq, &err) ||
         apply_train_flags(&a, &p, &cv, &k, &err))
         return cli_report(&err);
     const char *path = cli_get(&a, "dataset");
