@@ -6,13 +6,29 @@
  */
 #include "routes.h"
 
+#include "artifacts.h"
+#include "backtests.h"
 #include "health.h"
+#include "metrics_prom.h"
 #include "openapi.h"
+#include "runs.h"
 #include "static.h"
 
 const struct route api_routes[] = {
     { "GET", "/health", api_health_get },
     { "GET", "/openapi.json", api_openapi_get },
+    { "GET", "/metrics", api_metrics_get },
+    { "POST", "/runs", api_runs_post },
+    { "GET", "/runs", api_runs_list },
+    { "GET", "/runs/{id}", api_runs_get },
+    { "POST", "/runs/{id}/cancel", api_runs_cancel },
+    { "GET", "/runs/{id}/profile", api_runs_profile },
+    { "GET", "/runs/{id}/artifacts", api_artifacts_list },
+    { "GET", "/runs/{id}/artifacts/{name}", api_artifacts_get },
+    { "POST", "/backtests", api_backtests_post },
+    { "GET", "/backtests/{id}", api_backtests_get },
+    { "GET", "/backtests/{id}/orders", api_backtests_orders },
+    { "GET", "/backtests/{id}/equity", api_backtests_equity },
     { "GET", "/", api_static_index },
     { "GET", "/assets/{name}", api_static_asset },
 };

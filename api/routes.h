@@ -13,10 +13,14 @@
 #include "server/router.h"
 #include "server/settings.h"
 
-/* Shared, read-only state for handlers (set up once in main_server.c). */
+struct prom_registry;
+
+/* Shared state for handlers (set up once in main_server.c): read-only,
+ * except the metrics registry, whose counters are atomics. */
 struct api_context {
     const struct settings *settings; /* database URL etc.; read-only */
     time_t started;                  /* process start, for uptime */
+    struct prom_registry *metrics;   /* request counters for GET /metrics (api/metrics_prom.h) */
 };
 
 extern const struct route api_routes[];

@@ -4,7 +4,10 @@
  * Request flow: first callback allocates a struct http_ctx and decides what
  * the headers alone can (413 on a declared oversize body is answered at
  * once, without reading it); body chunks go into a bounded buf; the final
- * callback answers. The completion callback logs the request and frees it.
+ * callback answers. The completion callback logs the request, reports it
+ * to the optional observer (request metrics) and frees it. Streamed bodies
+ * are pulled by MHD through http_stream_* trampolines on the connection's
+ * pool thread.
  */
 #include "http.h"
 
@@ -42,6 +45,15 @@ struct http_ctx {
     int decided;                 /* reply holds an answer chosen before the body ended */
     int status;                  /* status actually queued, for the access log */
     double t0;                   /* monotonic ms at the first callback */
+    const struct route *route;   /* matched route row (NULL until dispatch, or none) */
+    int routed;                  /* router_match ran for this request */
+};
+
+/* A handler's stream, handed to MHD (freed by MHD's free callback). */
+struct http_stream {
+    http_stream_read_fn read;    /* the handler's reader */
+    http_stream_free_fn free;    /* the handler's destructor (may be NULL) */
+    void *cls;                   /* the handler's state */
 };
 
 static double http_now_ms(void)
@@ -56,7 +68,31 @@ static double http_now_ms(void)
 void http_reply_clear(struct http_reply *rep)
 {
     json_decref(rep->json);
+    free(rep->owned_body);
+    if (rep->stream_cls && rep->stream_free)
+        rep->stream_free(rep->stream_cls);
     memset(rep, 0, sizeof *rep);
+}
+
+void http_reply_bytes_take(struct http_reply *rep, int status, const char *content_type,
+                           char *data, size_t len)
+{
+    http_reply_clear(rep);
+    rep->status = status;
+    rep->content_type = content_type;
+    rep->owned_body = data;
+    rep->owned_len = len;
+}
+
+void http_reply_stream_take(struct http_reply *rep, int status, const char *content_type,
+                            http_stream_read_fn read_fn, http_stream_free_fn free_fn, void *cls)
+{
+    http_reply_clear(rep);
+    rep->status = status;
+    rep->content_type = content_type;
+    rep->stream_read = read_fn;
+    rep->stream_free = free_fn;
+    rep->stream_cls = cls;
 }
 
 void http_reply_json_take(struct http_reply *rep, int status, json_t *body)
@@ -128,6 +164,36 @@ const char *http_query(const struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct http_query_scan {
+    const char *const *known;    /* allowed names */
+    char *out;                   /* first unknown name goes here */
+    size_t n;
+    int found;
+};
+
+static enum MHD_Result http_query_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value)
+{
+    struct http_query_scan *sc = cls;
+    (void)kind;
+    (void)value;
+    for (size_t i = 0; sc->known[i]; i++) {
+        if (strcmp(sc->known[i], key) == 0)
+            return MHD_YES;
+    }
+    snprintf(sc->out, sc->n, "%s", key);
+    sc->found = 1;
+    return MHD_NO; /* stop at the first unknown name */
+}
+
+int http_query_unknown(const struct http_request *req, const char *const *known, char *out,
+                       size_t n)
+{
+    struct http_query_scan sc = { known, out, n, 0 };
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, http_query_scan_cb, &sc);
+    return sc.found;
+}
+
 /* ---- envelope checks -------------------------------------------------- */
 
 int http_is_json_media_type(const char *ct)
@@ -162,6 +228,68 @@ int http_bearer_ok(const char *authorization, const char *token)
     return diff == 0;
 }
 
+/* Does media range r (length rlen, no parameters) cover type t? Returns
+ * its specificity (3 exact, 2 "type/" wildcard, 1 any) or 0. */
+static int http_range_match(const char *r, size_t rlen, const char *t)
+{
+    size_t tlen = strlen(t);
+    const char *slash = strchr(t, '/');
+    if (rlen == tlen && strncasecmp(r, t, tlen) == 0)
+        return 3;
+    if (rlen == 3 && strncmp(r, "*/*", 3) == 0)
+        return 1;
+    if (slash && rlen == (size_t)(slash - t) + 2 && strncasecmp(r, t, rlen - 1) == 0 &&
+        r[rlen - 1] == '*')
+        return 2;
+    return 0;
+}
+
+double http_accept_quality(const char *accept, const char *media_type)
+{
+    int best = 0;
+    double q_best = 0;
+    const char *p = accept;
+    if (!p || strspn(p, " \t") == strlen(p))
+        return 1;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *end = p + len, *r = p;
+        while (r < end && (*r == ' ' || *r == '\t'))
+            r++;
+        size_t rlen = strcspn(r, ";,");
+        if (r + rlen > end)
+            rlen = (size_t)(end - r);
+        while (rlen > 0 && (r[rlen - 1] == ' ' || r[rlen - 1] == '\t'))
+            rlen--;
+        double q = 1;
+        for (const char *a = r + rlen; a < end; a++) { /* parameters: look for q= */
+            if (*a != ';')
+                continue;
+            a++;
+            while (a < end && (*a == ' ' || *a == '\t'))
+                a++;
+            if (a + 1 < end && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=') {
+                char num[16];
+                size_t nl = strcspn(a + 2, ";,");
+                if (a + 2 + nl > end)
+                    nl = (size_t)(end - a - 2);
+                snprintf(num, sizeof num, "%.*s", (int)(nl < 15 ? nl : 15), a + 2);
+                char *stop;
+                q = strtod(num, &stop);
+                if (stop == num || q < 0 || q > 1)
+                    q = 0; /* malformed weight: ignore the range */
+            }
+        }
+        int spec = http_range_match(r, rlen, media_type);
+        if (spec > best) {
+            best = spec;
+            q_best = q;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return best ? q_best : 0;
+}
+
 static int http_method_mutates(const char *m)
 {
     return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
@@ -178,6 +306,25 @@ static int http_method_has_json_body(const char *m)
 static const char http_fallback_500[] =
     "{\"type\":\"" PROBLEM_TYPE_PREFIX "internal-error\",\"title\":\"Internal server error\","
     "\"status\":500,\"detail\":\"the response could not be serialised\"}";
+
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_stream *st = cls;
+    ssize_t n = st->read(st->cls, pos, buf, max);
+    if (n == HTTP_STREAM_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n <= 0 || (size_t)n > max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n;
+}
+
+static void http_stream_free(void *cls)
+{
+    struct http_stream *st = cls;
+    if (st->free)
+        st->free(st->cls);
+    free(st);
+}
 
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *ctx)
 {
@@ -203,6 +350,22 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
                                                    (void *)http_fallback_500,
                                                    MHD_RESPMEM_PERSISTENT);
         }
+    } else if (rep->owned_body) {
+        resp = MHD_create_response_from_buffer(rep->owned_len, rep->owned_body,
+                                               MHD_RESPMEM_MUST_FREE);
+        if (resp)
+            rep->owned_body = NULL; /* MHD frees it now */
+    } else if (rep->stream_read) {
+        struct http_stream *st = mem_alloc(sizeof *st);
+        st->read = rep->stream_read;
+        st->free = rep->stream_free;
+        st->cls = rep->stream_cls;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, http_stream_read,
+                                                 st, http_stream_free);
+        if (resp)
+            rep->stream_cls = NULL; /* owned by the response now */
+        else
+            free(st);
     } else {
         resp = MHD_create_response_from_buffer(rep->static_len,
                                                (void *)(rep->static_body ? rep->static_body : ""),
@@ -288,7 +451,10 @@ static void http_dispatch(struct http_ctx *ctx, struct MHD_Connection *conn)
             return;
         }
     }
-    switch (router_match(opt->routes, opt->nroutes, ctx->method, ctx->path, &m)) {
+    enum route_status rs = router_match(opt->routes, opt->nroutes, ctx->method, ctx->path, &m);
+    ctx->routed = 1;
+    ctx->route = rs == ROUTE_FOUND ? m.route : NULL;
+    switch (rs) {
     case ROUTE_NOT_FOUND:
         http_reply_error(&ctx->reply, PROBLEM_NOT_FOUND, "no resource at %s", ctx->path);
         goto out;
@@ -374,13 +540,21 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **req
     (void)conn;
     if (!ctx)
         return;
+    double ms = http_now_ms() - ctx->t0;
+    if (ctx->status != 0 && srv->opt.observe) {
+        if (!ctx->routed) { /* answered by the envelope: label it with its route anyway */
+            struct route_match m;
+            if (router_match(srv->opt.routes, srv->opt.nroutes, ctx->method, ctx->path, &m) ==
+                ROUTE_FOUND)
+                ctx->route = m.route;
+        }
+        srv->opt.observe(srv->opt.observe_cls, ctx->route, ctx->method, ctx->status, ms);
+    }
     http_log_safe(ctx->path);
     if (ctx->status == 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        log_info("%s %s aborted (%d) after %.1f ms", ctx->method, ctx->path, (int)toe,
-                 http_now_ms() - ctx->t0);
+        log_info("%s %s aborted (%d) after %.1f ms", ctx->method, ctx->path, (int)toe, ms);
     else
-        log_info("%s %s %d %.1f ms", ctx->method, ctx->path, ctx->status,
-                 http_now_ms() - ctx->t0);
+        log_info("%s %s %d %.1f ms", ctx->method, ctx->path, ctx->status, ms);
     http_reply_clear(&ctx->reply);
     buf_free(&ctx->body);
     free(ctx->path);

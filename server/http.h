@@ -11,12 +11,14 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "problem.h"
 #include "router.h"
 
 #define HTTP_MAX_BODY (1024u * 1024u)     /* bytes; larger bodies get 413 */
-#define HTTP_REPLY_MAX_HEADERS 4
+#define HTTP_REPLY_MAX_HEADERS 6
 
 struct MHD_Connection;
 
@@ -42,13 +44,29 @@ struct http_reply_header {
     char value[256];             /* copied */
 };
 
-/* What a handler fills; use the http_reply_* helpers. */
+/* A streamed body: the layer calls read(cls, pos, buf, max) from the
+ * connection's pool thread until it returns HTTP_STREAM_END; each call fills
+ * buf with 1..max bytes and returns how many (never 0). HTTP_STREAM_ERROR
+ * aborts the response (the client sees a truncated chunked body). free(cls)
+ * runs exactly once, when the response is done or dropped. */
+typedef ssize_t (*http_stream_read_fn)(void *cls, uint64_t pos, char *buf, size_t max);
+typedef void (*http_stream_free_fn)(void *cls);
+#define HTTP_STREAM_END ((ssize_t)-1)
+#define HTTP_STREAM_ERROR ((ssize_t)-2)
+
+/* What a handler fills; use the http_reply_* helpers. Exactly one body
+ * source is set: json, owned bytes, static bytes or a stream. */
 struct http_reply {
     int status;                  /* 0 = nothing set: the layer answers 500 */
     const char *content_type;    /* static string */
     json_t *json;                /* owned body, serialised by the layer */
+    char *owned_body;            /* or: malloc'd bytes the layer frees */
+    size_t owned_len;
     const void *static_body;     /* or: bytes with static lifetime, not copied */
     size_t static_len;
+    http_stream_read_fn stream_read; /* or: a streamed body (chunked) */
+    http_stream_free_fn stream_free;
+    void *stream_cls;            /* owned until the layer hands it to MHD */
     size_t nheaders;
     struct http_reply_header headers[HTTP_REPLY_MAX_HEADERS];
 };
@@ -58,9 +76,20 @@ const char *http_param(const struct http_request *req, const char *name);
 /* A request header (case-insensitive name) or query argument; NULL if absent. */
 const char *http_header(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
+/* The first query argument whose name is not in known[] (NULL-terminated),
+ * copied into out (size n); returns 1 when there is one, else 0. */
+int http_query_unknown(const struct http_request *req, const char *const *known, char *out,
+                       size_t n);
 
 /* Reply with a JSON body; takes the reference to body (even on status 0). */
 void http_reply_json_take(struct http_reply *rep, int status, json_t *body);
+/* Reply with malloc'd bytes; takes ownership of data (freed by the layer). */
+void http_reply_bytes_take(struct http_reply *rep, int status, const char *content_type,
+                           char *data, size_t len);
+/* Reply with a streamed body of unknown length (chunked transfer); takes
+ * ownership of cls (free_fn(cls) runs once, whatever happens). */
+void http_reply_stream_take(struct http_reply *rep, int status, const char *content_type,
+                            http_stream_read_fn read_fn, http_stream_free_fn free_fn, void *cls);
 /* Reply with static bytes (never freed, must outlive the response). */
 void http_reply_static(struct http_reply *rep, int status, const char *content_type,
                        const void *data, size_t len);
@@ -75,6 +104,13 @@ void http_reply_header(struct http_reply *rep, const char *name, const char *val
 /* Drop whatever the reply holds (the layer calls this; handlers need not). */
 void http_reply_clear(struct http_reply *rep);
 
+/* Called once per answered request from the completion callback (any pool
+ * thread, concurrently): route is the matched row or NULL (404 and friends),
+ * method as sent, the status sent and the time from first byte to
+ * completion. Must be thread-safe and must not block. */
+typedef void (*http_observe_fn)(void *cls, const struct route *route, const char *method,
+                                int status, double ms);
+
 struct http_options {
     const char *host;            /* numeric address or name to bind */
     unsigned port;               /* 1..65535 */
@@ -84,6 +120,8 @@ struct http_options {
     const struct route *routes;  /* the route table (static) */
     size_t nroutes;
     void *app;                   /* passed to handlers as req->app */
+    http_observe_fn observe;     /* optional: request metrics */
+    void *observe_cls;
 };
 
 struct http_server;
@@ -104,5 +142,10 @@ int http_is_json_media_type(const char *content_type);
 /* Does an Authorization header value carry "Bearer <token>"? Constant-time
  * in the token's bytes. */
 int http_bearer_ok(const char *authorization, const char *token);
+/* The quality (0..1) an Accept header value gives media_type ("text/csv"):
+ * the q of the most specific matching range (an exact type beats a
+ * "type/" wildcard, which beats the any-type wildcard), 0 when none
+ * matches; a NULL or blank header accepts everything (1). */
+double http_accept_quality(const char *accept, const char *media_type);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "api/metrics_prom.h"
 #include "api/routes.h"
 #include "db.h"
 #include "http.h"
@@ -60,7 +61,9 @@ int main(void)
     }
     log_info("schema at version %d (%d applied now)", ms.version, ms.applied);
 
-    struct api_context app = { .settings = &cfg, .started = time(NULL) };
+    struct api_context app = { .settings = &cfg,
+                               .started = time(NULL),
+                               .metrics = prom_new(api_routes, api_routes_count) };
     struct http_options opt = {
         .host = cfg.listen_host,
         .port = cfg.listen_port,
@@ -70,10 +73,13 @@ int main(void)
         .routes = api_routes,
         .nroutes = api_routes_count,
         .app = &app,
+        .observe = prom_observe,
+        .observe_cls = app.metrics,
     };
     struct http_server *srv = http_server_start(&opt, err, sizeof err);
     if (!srv) {
         log_error("%s", err);
+        prom_free(app.metrics);
         goto out;
     }
     log_info("listening on %s:%u with %d threads%s", cfg.listen_host, cfg.listen_port,
@@ -83,6 +89,7 @@ int main(void)
     log_info("signal %d: no longer accepting connections, draining requests", sig);
     int left = http_server_shutdown(srv, SERVER_GRACE_MS);
     log_info("stopped%s", left ? " (some requests were cut off)" : "");
+    prom_free(app.metrics);
     rc = 0;
 
 out:

@@ -25,6 +25,7 @@ static const struct {
     [PROBLEM_PAYLOAD_TOO_LARGE] = { 413, "payload-too-large", "Request body too large" },
     [PROBLEM_UNSUPPORTED_MEDIA] = { 415, "unsupported-media-type", "Unsupported media type" },
     [PROBLEM_INTERNAL] = { 500, "internal-error", "Internal server error" },
+    [PROBLEM_NOT_IMPLEMENTED] = { 501, "not-implemented", "Not implemented" },
     [PROBLEM_DB_UNAVAILABLE] = { 503, "database-unavailable", "Database unavailable" },
 };
 

@@ -25,6 +25,7 @@ enum problem_kind {
     PROBLEM_PAYLOAD_TOO_LARGE,   /* 413 payload-too-large */
     PROBLEM_UNSUPPORTED_MEDIA,   /* 415 unsupported-media-type */
     PROBLEM_INTERNAL,            /* 500 internal-error */
+    PROBLEM_NOT_IMPLEMENTED,     /* 501 not-implemented */
     PROBLEM_DB_UNAVAILABLE,      /* 503 database-unavailable */
     PROBLEM_KIND_COUNT
 };

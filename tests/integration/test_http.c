@@ -137,11 +137,11 @@ Test(http, body_over_1mib_is_413)
     harness_request(&srv, "POST", "/runs", "application/json", body, n, NULL, NULL, &r);
     harness_assert_problem(&r, 413, "payload-too-large");
     tb_response_free(&r);
-    /* Exactly at the limit is accepted by the envelope (then routed: 404). */
+    /* Exactly at the limit is accepted by the envelope (then validated: 400, no job). */
     size_t lim = 1024u * 1024u;
     body[lim - 1] = '}';
     harness_request(&srv, "POST", "/runs", "application/json", body, lim, NULL, NULL, &r);
-    harness_assert_problem(&r, 404, "not-found");
+    harness_assert_problem(&r, 400, "validation-failed");
     tb_response_free(&r);
     free(body);
     down_ok();
@@ -223,14 +223,14 @@ Test(http, non_json_content_type_is_415)
     harness_request(&srv, "POST", "/runs", NULL, "{}", 2, NULL, NULL, &r);
     harness_assert_problem(&r, 415, "unsupported-media-type");
     tb_response_free(&r);
-    /* Parameters and +json suffixes are JSON: past the envelope (404). */
+    /* Parameters and +json suffixes are JSON: past the envelope (400 from the handler: no job). */
     harness_request(&srv, "POST", "/runs", "application/json; charset=utf-8", "{}", 2, NULL,
                     NULL, &r);
-    harness_assert_problem(&r, 404, "not-found");
+    harness_assert_problem(&r, 400, "validation-failed");
     tb_response_free(&r);
     harness_request(&srv, "POST", "/runs", "application/merge-patch+json", "{}", 2, NULL, NULL,
                     &r);
-    harness_assert_problem(&r, 404, "not-found");
+    harness_assert_problem(&r, 400, "validation-failed");
     tb_response_free(&r);
     down_ok();
 }
@@ -267,10 +267,10 @@ Test(http, token_configured_mutations_need_bearer_401)
     harness_request(&srv, "DELETE", "/health", NULL, NULL, 0, NULL, NULL, &r);
     harness_assert_problem(&r, 401, "unauthorized");
     tb_response_free(&r);
-    /* The right token passes the envelope (and meets the router: 404). */
+    /* The right token passes the envelope (and meets the handler: 400, no job). */
     harness_request(&srv, "POST", "/runs", "application/json", "{}", 2, "Bearer s3cret-token",
                     NULL, &r);
-    harness_assert_problem(&r, 404, "not-found");
+    harness_assert_problem(&r, 400, "validation-failed");
     tb_response_free(&r);
     /* Reads need no token. */
     harness_request(&srv, "GET", "/health", NULL, NULL, 0, NULL, NULL, &r);

@@ -1,0 +1,150 @@
+/*
+ * enqueue — INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING,
+ * then pg_notify('tb_runs', id) and COMMIT: the notification is delivered
+ * only if the run is committed, and workers that miss it find the run by
+ * polling anyway. A conflicting key means an earlier request created the
+ * run: ON CONFLICT waited for that transaction, so the next statement's
+ * snapshot sees the row, which is returned as-is (200) when the request is
+ * the same, or refused (409) when it differs. Nothing here waits on
+ * workers: claimed runs are locked rows this INSERT never touches.
+ */
+#include "enqueue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backtest.h"
+#include "dbx.h"
+#include "params.h"
+#include "runview.h"
+#include "server/logger.h"
+
+static const char ENQUEUE_SQL_INSERT[] =
+    "INSERT INTO runs AS r (kind, job, status, params, iterations, phase, idempotency_key) "
+    "VALUES ($1, $2, 'queued', $3::jsonb, $4::int, $5, $6) "
+    "ON CONFLICT (idempotency_key) DO NOTHING "
+    "RETURNING " RUNVIEW_COLS;
+
+static const char ENQUEUE_SQL_NOTIFY[] = "SELECT pg_notify('tb_runs', $1)";
+
+/* The run an earlier request with this key created, and whether it asked
+ * for the same thing (last column). */
+static const char ENQUEUE_SQL_REPLAY[] =
+    "SELECT " RUNVIEW_COLS ", (r.kind = $1 AND r.job IS NOT DISTINCT FROM $2 "
+    "AND r.params = $3::jsonb AND r.iterations = $4::int AND r.phase IS NOT DISTINCT FROM $5) "
+    "FROM runs r WHERE r.idempotency_key = $6";
+
+int enqueue_check_universe(const tb_jobspec *spec, const char *field_prefix,
+                           struct http_reply *rep)
+{
+    tb_universe u = { 0 };
+    tb_error err = { 0 };
+    char field[96];
+    if (backtest_select_universe(&spec->bt, &u, &err) == 0) {
+        universe_free(&u);
+        return 0;
+    }
+    if (err.code != TB_EINVAL || strcmp(err.field, "data") == 0) {
+        /* The request only says "default" or "synthetic": a broken source is ours. */
+        log_error("data source unusable: %s", err.msg);
+        http_reply_error(rep, PROBLEM_INTERNAL, "the server's data source is unusable: %s",
+                         err.msg);
+        return -1;
+    }
+    snprintf(field, sizeof field, "%s%s", field_prefix,
+             spec->bt.symbols ? "symbols" : "universe");
+    params_reply_invalid(rep, field, "%s", err.msg);
+    return -1;
+}
+
+/* Idempotency-Key: 1..ENQUEUE_KEY_MAX visible ASCII characters. */
+static int enqueue_key_ok(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > ENQUEUE_KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
+            return 0;
+    }
+    return 1;
+}
+
+/* 202/200 with the run at row 0 and its Location. */
+static void enqueue_reply_run(struct http_reply *rep, const PGresult *res, int status)
+{
+    json_t *run = runview_json(res, 0);
+    char loc[64];
+    snprintf(loc, sizeof loc, "%s", json_string_value(json_object_get(run, "url")));
+    http_reply_json_take(rep, status, run);
+    http_reply_header(rep, "Location", loc);
+    http_reply_header(rep, "Cache-Control", "no-store");
+    if (status == 200)
+        http_reply_header(rep, "Idempotent-Replayed", "true");
+}
+
+void enqueue_run(const struct http_request *req, struct http_reply *rep,
+                 const struct enqueue_spec *spec)
+{
+    const char *key = http_header(req, "Idempotency-Key");
+    char iterations[16];
+    PGresult *res = NULL;
+    char *params = NULL;
+
+    if (key && !enqueue_key_ok(key)) {
+        params_reply_invalid(rep, "Idempotency-Key",
+                             "must be 1 to %d visible ASCII characters", ENQUEUE_KEY_MAX);
+        return;
+    }
+    PGconn *conn = dbx_conn(req, rep);
+    if (!conn)
+        return;
+    params = json_dumps(spec->params, JSON_COMPACT);
+    snprintf(iterations, sizeof iterations, "%d", spec->iterations);
+    const char *args[6] = { spec->kind, spec->job, params, iterations, spec->phase, key };
+
+    /* A replayed key whose run was deleted between the two statements
+     * inserts again on the next round; three rounds cannot all race. */
+    for (int round = 0; round < 3; round++) {
+        if (dbx_begin(conn, rep) < 0)
+            goto out;
+        res = dbx_tx_exec(conn, rep, ENQUEUE_SQL_INSERT, 6, args, PGRES_TUPLES_OK);
+        if (!res)
+            goto out;
+        if (PQntuples(res) == 1) {
+            const char *id = PQgetvalue(res, 0, RUNVIEW_C_ID);
+            PGresult *n = dbx_tx_exec(conn, rep, ENQUEUE_SQL_NOTIFY, 1, &id, PGRES_TUPLES_OK);
+            if (!n)
+                goto out;
+            PQclear(n);
+            if (dbx_commit(conn, rep) < 0)
+                goto out;
+            enqueue_reply_run(rep, res, 202);
+            goto out;
+        }
+        PQclear(res);
+        res = dbx_tx_exec(conn, rep, ENQUEUE_SQL_REPLAY, 6, args, PGRES_TUPLES_OK);
+        if (!res)
+            goto out;
+        dbx_rollback(conn); /* nothing was written */
+        if (PQntuples(res) == 1) {
+            if (PQgetvalue(res, 0, RUNVIEW_NCOLS)[0] != 't')
+                http_reply_error(rep, PROBLEM_CONFLICT,
+                                 "Idempotency-Key '%.64s' was used for a different request "
+                                 "(run %s); use a new key",
+                                 key, PQgetvalue(res, 0, RUNVIEW_C_ID));
+            else
+                enqueue_reply_run(rep, res, 200);
+            goto out;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    http_reply_error(rep, PROBLEM_CONFLICT,
+                     "Idempotency-Key '%.64s' is contended by concurrent requests; retry",
+                     key ? key : "");
+out:
+    PQclear(res);
+    free(params);
+}

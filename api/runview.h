@@ -1,0 +1,76 @@
+/*
+ * runview — the one JSON shape of a run, shared by every endpoint that
+ * returns runs (POST /runs, /backtests, GET /runs, /runs/{id}, cancel).
+ * RUNVIEW_COLS is the select list (text format, table alias `r`) that
+ * runview_json() reads, so the SQL and the reader cannot drift apart.
+ * Also turns stored metrics rows into the SPEC §5 metrics object.
+ */
+#ifndef TB_API_RUNVIEW_H
+#define TB_API_RUNVIEW_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+/* ISO-8601 UTC with milliseconds, NULL stays NULL. */
+#define RUNVIEW_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Select list over `runs r`; column indexes are the RUNVIEW_C_* below. */
+#define RUNVIEW_COLS                                                                          \
+    "r.id, r.kind, r.job, r.status, r.progress, r.stage, r.phase, r.iterations, r.attempts, " \
+    "r.max_attempts, r.cancel_requested, r.params::text, r.error, " RUNVIEW_TS("r.created_at") \
+    ", " RUNVIEW_TS("r.started_at") ", " RUNVIEW_TS("r.heartbeat_at") ", "                    \
+    RUNVIEW_TS("r.finished_at") ", "                                                          \
+    "(extract(epoch FROM r.created_at) * 1000000)::bigint, "                                  \
+    "(SELECT json_agg(json_build_array(m.name, m.value)) FROM metrics m "                     \
+    "WHERE m.run_id = r.id AND r.status = 'succeeded')"
+
+enum {
+    RUNVIEW_C_ID = 0,
+    RUNVIEW_C_KIND,
+    RUNVIEW_C_JOB,
+    RUNVIEW_C_STATUS,
+    RUNVIEW_C_PROGRESS,
+    RUNVIEW_C_STAGE,
+    RUNVIEW_C_PHASE,
+    RUNVIEW_C_ITERATIONS,
+    RUNVIEW_C_ATTEMPTS,
+    RUNVIEW_C_MAX_ATTEMPTS,
+    RUNVIEW_C_CANCEL_REQUESTED,
+    RUNVIEW_C_PARAMS,
+    RUNVIEW_C_ERROR,
+    RUNVIEW_C_CREATED_AT,
+    RUNVIEW_C_STARTED_AT,
+    RUNVIEW_C_HEARTBEAT_AT,
+    RUNVIEW_C_FINISHED_AT,
+    RUNVIEW_C_CREATED_US,        /* keyset cursor: created_at in µs since the epoch */
+    RUNVIEW_C_METRICS,           /* [[name, value], ...] when succeeded, else NULL */
+    RUNVIEW_NCOLS
+};
+
+/* The run at `row` of a RUNVIEW_COLS result: a new object the caller
+ * json_decref()s. Includes "metrics" (SPEC §5 order, null when undefined)
+ * once the run has succeeded, and "url"/"links" to its resources. */
+json_t *runview_json(const PGresult *res, int row);
+
+/* The public URL of a run: /backtests/{id} for kind backtest, else /runs/{id}. */
+void runview_url(const char *kind, int64_t id, char *out, size_t n);
+
+/* Does a run of this kind/job (job may be NULL) produce a backtest result
+ * (orders, equity curve, metrics)? kind backtest, or the standard jobs
+ * EOD_SMALL and BACKTEST_MEDIUM. */
+int runview_is_backtest(const char *kind, const char *job);
+
+/* SQL twin of runview_is_backtest() over `runs r`. */
+#define RUNVIEW_SQL_IS_BACKTEST \
+    "(r.kind = 'backtest' OR (r.kind = 'run' AND r.job IN ('EOD_SMALL', 'BACKTEST_MEDIUM')))"
+
+/* SPEC §5 metrics object from [[name, value], ...] JSON text (as built by
+ * RUNVIEW_COLS); names not in SPEC §5 are ignored, missing ones are null.
+ * New reference. */
+json_t *runview_metrics_json(const char *pairs_json);
+
+/* The same from parallel arrays (NaN = undefined). New reference. */
+json_t *runview_metrics_from(const char *const *names, const double *values, size_t n);
+
+#endif
