@@ -4,7 +4,8 @@
 #   deploy/setup.sh run    install missing packages, build Release into build/,
 #                          start PostgreSQL (Debian cluster), create role + db,
 #                          migrate, (re)start tradebench-server and one
-#                          tradebench-worker in the background, print /health.
+#                          tradebench-worker in the background, print /health
+#                          and, last, the dashboard URL (web/ is built by npm).
 #   deploy/setup.sh test   the same, plus an ASan+UBSan Debug build in
 #                          build-asan/, a tradebench_test database, and ctest.
 #   deploy/setup.sh stop   stop the server and worker started by `run`.
@@ -20,7 +21,11 @@ cd "$ROOT"
 
 PACKAGES=(build-essential cmake pkg-config ca-certificates curl python3 procps
           postgresql postgresql-client libpq-dev libmicrohttpd-dev libjansson-dev
-          libxgboost-dev libopenblas-dev libcriterion-dev libcurl4-openssl-dev)
+          libxgboost-dev libopenblas-dev libcriterion-dev libcurl4-openssl-dev chromium)
+# The dashboard's build (npm) and browser tests (chromium). Debian's nodejs/npm
+# only when no node/npm is installed: a NodeSource nodejs bundles npm and
+# conflicts with Debian's npm package.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 DB_NAME=tradebench
 DB_TEST_NAME=tradebench_test
 DB_USER=tradebench
@@ -62,6 +67,18 @@ build_tree() {
     log "build: $dir ($*)"
     cmake -S . -B "$dir" "$@" >/dev/null  # cheap when already configured
     cmake --build "$dir" -j"$JOBS"
+}
+
+# ---- web dashboard ----------------------------------------------------------------
+# npm ci (only when package-lock.json changed: offline afterwards), then the
+# esbuild bundle into web/dist, which tradebench-server serves at / (docs/DASHBOARD.md).
+build_web() {
+    if [[ ! -f web/node_modules/.package-lock.json || web/package-lock.json -nt web/node_modules/.package-lock.json ]]; then
+        log "web: npm ci"
+        (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    log "web: npm run build (web/dist)"
+    (cd web && npm run --silent build)
 }
 
 # ---- PostgreSQL ---------------------------------------------------------------
@@ -181,6 +198,7 @@ setup_common() {
     require_root
     install_packages
     build_tree build -DCMAKE_BUILD_TYPE=Release
+    build_web
     start_postgres
     ensure_role
     ensure_database "$DB_NAME"
@@ -205,6 +223,7 @@ cmd_run() {
     log "ready in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s:" \
         "server http://$TB_LISTEN (pid $(cat "$VAR/run/tradebench-server.pid"))," \
         "worker pid $(cat "$VAR/run/tradebench-worker.pid"); logs in var/log/"
+    echo "Dashboard: http://$TB_LISTEN/"
 }
 
 cmd_test() {

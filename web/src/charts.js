@@ -60,6 +60,10 @@ export function equityChart(el, series, { height = 360 } = {}) {
   };
   const chart = new uPlot(opts, data, el);
   el.dataset.points = String(series.t.length);
+  if (series.t.length) {
+    el.dataset.from = new Date(series.t[0] * 1000).toISOString().slice(0, 10);
+    el.dataset.to = new Date(series.t[series.t.length - 1] * 1000).toISOString().slice(0, 10);
+  }
   return follow(el, chart, height);
 }
 

@@ -9,11 +9,18 @@ import { h, replace, errorBox } from './dom.js';
 export function field(name, label, control, hint) {
   control.name = control.name || name;
   if (!control.id) control.id = `f-${name.replace(/[^a-z0-9_-]/gi, '_')}`;
-  return h('div.field', { dataset: { field: name } },
+  const error = h('div.field-error', { role: 'alert', 'aria-live': 'polite' });
+  const wrapper = h('div.field', { dataset: { field: name } },
     h('label', { for: control.id }, label),
     control,
     hint ? h('small.hint', hint) : null,
-    h('div.field-error', { role: 'alert', 'aria-live': 'polite' }));
+    error);
+  // Editing a field clears its error until the next submit.
+  control.addEventListener('input', () => {
+    wrapper.classList.remove('invalid');
+    error.textContent = '';
+  });
+  return wrapper;
 }
 
 export function input(attrs) {

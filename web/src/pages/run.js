@@ -201,18 +201,27 @@ async function profileSection(run, charts) {
   }
   const iters = prof.iterations || [];
   if (!iters.length) return [null];
-  // Median wall time per stage over the iterations, in execution order.
-  const stageNames = [];
-  for (const it of iters) for (const s of it.stages || []) if (!stageNames.includes(s.name)) stageNames.push(s.name);
-  const stageWall = stageNames.map((n) => median(iters.map((it) => {
-    const s = (it.stages || []).find((x) => x.name === n);
-    return s ? Number(s.wall_seconds ?? s.seconds) : NaN;
-  })));
-  const med = prof.median || {};
-  const wall = med.wall_seconds ?? median(iters.map((i) => i.wall_seconds));
-  const cpu = med.cpu_seconds ?? median(iters.map((i) => i.cpu_seconds));
-  const rss = Math.max(...iters.map((i) => Number(i.peak_rss_bytes) || 0));
-  const hot = prof.hotspots || [];
+  // Stage medians: from the API's per-stage summary, else computed here.
+  let stageNames;
+  let stageWall;
+  if (Array.isArray(prof.stages) && prof.stages.length) {
+    stageNames = prof.stages.map((s) => s.name);
+    stageWall = prof.stages.map((s) => Number(s.median_wall_seconds ?? s.wall_seconds));
+  } else {
+    stageNames = [];
+    for (const it of iters) for (const s of it.stages || []) if (!stageNames.includes(s.name)) stageNames.push(s.name);
+    stageWall = stageNames.map((n) => median(iters.map((it) => {
+      const s = (it.stages || []).find((x) => x.name === n);
+      return s ? Number(s.wall_seconds) : NaN;
+    })));
+  }
+  const sum = prof.summary || prof.median || {};
+  const wall = sum.median_wall_seconds ?? sum.wall_seconds ?? median(iters.map((i) => i.wall_seconds));
+  const cpu = sum.median_cpu_seconds ?? sum.cpu_seconds ?? median(iters.map((i) => i.cpu_seconds));
+  const rss = sum.max_peak_rss_bytes ?? Math.max(...iters.map((i) => Number(i.peak_rss_bytes) || 0));
+  const hot = (prof.hotspots || []).map((x) => (typeof x === 'object'
+    ? { stage: x.name, 'median wall': fmtDuration(Number(x.wall_seconds)), share: Number.isFinite(x.share) ? pct(x.share, 1) : '' }
+    : { hotspot: String(x) }));
   const el = h('div.chart', { id: 'stages-chart' });
   const card = h('section.card', { id: 'profile' },
     h('h3', 'Profile'),
@@ -222,7 +231,7 @@ async function profileSection(run, charts) {
       h('dt', 'Peak memory'), h('dd', { id: 'peak-rss' }, fmtBytes(rss)),
       h('dt', 'Iterations'), h('dd', String(iters.length))),
     stageNames.length ? [h('h4', 'Stage timings (median wall seconds)'), el] : null,
-    hot.length ? [h('h4', 'Hotspots'), table(hot.map((x) => (typeof x === 'object' ? x : { hotspot: x })), null, { id: 'hotspots' })] : null,
+    hot.length ? [h('h4', 'Hotspots'), table(hot, null, { id: 'hotspots' })] : null,
     iters.length > 1 ? h('details', h('summary', 'Iterations'), table(iters.map((i) => ({
       iteration: i.iteration, wall: fmtDuration(i.wall_seconds), cpu: fmtDuration(i.cpu_seconds), peak_rss: fmtBytes(i.peak_rss_bytes),
     })))) : null);
@@ -236,7 +245,7 @@ function artifactsSection(run, artifacts) {
   if (!artifacts || !artifacts.length) return null;
   return h('section.card', { id: 'artifacts' }, h('h3', 'Artifacts'),
     h('ul.artifacts', artifacts.map((a) => h('li',
-      h('a', { href: `/runs/${run.id}/artifacts/${encodeURIComponent(a.name)}`, download: a.name, dataset: { artifact: a.name } }, a.name),
+      h('a', { href: a.url || `/runs/${run.id}/artifacts/${encodeURIComponent(a.name)}`, download: a.name, dataset: { artifact: a.name } }, a.name),
       ' ', h('small.muted', [a.content_type, a.rows !== undefined && a.rows !== null ? `${a.rows} rows` : null, a.bytes !== undefined && a.bytes !== null ? fmtBytes(a.bytes) : null].filter(Boolean).join(' · '))))));
 }
 
@@ -269,10 +278,11 @@ export function mountRun(root, [id]) {
   async function showResults(run) {
     replace(results, h('p.muted', 'Loading results…'));
     const artifacts = await loadArtifacts(id);
-    const [eqCard, monthly, drawEq] = await equitySection(run, artifacts, state.charts).catch((err) => [errorBox(err)]);
+    const ok = run.status === 'succeeded';
+    const [eqCard, monthly, drawEq] = ok ? await equitySection(run, artifacts, state.charts).catch((err) => [errorBox(err)]) : [];
     const [profCard, drawProf] = await profileSection(run, state.charts);
     if (state.stopped) return;
-    const hasTrading = eqCard || findArtifact(artifacts, 'orders');
+    const hasTrading = ok && (eqCard || findArtifact(artifacts, 'orders'));
     replace(results,
       metricsSection(run),
       eqCard || null,

@@ -1,0 +1,277 @@
+// dashboard.test.mjs — the dashboard as a user drives it, in headless
+// Debian chromium through playwright-core, against the real server and
+// worker that run_e2e.sh started (TB_E2E_BASE, with TB_E2E_TOKEN as the
+// server's API token). The tests run in order and share one page:
+//   1. the page loads from tradebench-server with no script errors;
+//   2. without the token, the API's 401 is shown; the token field fixes it;
+//   3. a bad backtest form shows the API's field errors next to the fields;
+//   4. a backtest (synthetic data, small universe) started from the form
+//      reaches succeeded in the runs table; its detail page draws the
+//      equity chart (canvas with data points), the monthly heat-map, the
+//      orders table (paging, symbol filter), the profile; an artifact
+//      downloaded through the browser has the API's bytes;
+//   5. EOD_SMALL started from the Start-run panel succeeds;
+//   6. Models and Performance render (or say "not available yet").
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+
+const BASE = process.env.TB_E2E_BASE;
+const TOKEN = process.env.TB_E2E_TOKEN || '';
+const SHOTS = process.env.TB_E2E_SHOTS;
+const WEB = process.env.TB_E2E_WEB;
+const DOWNLOADS = process.env.TB_E2E_DOWNLOADS || '/tmp/tb-e2e-downloads';
+const CHROMIUM = process.env.TB_CHROMIUM || '/usr/bin/chromium';
+assert.ok(BASE && WEB, 'run me through tests/e2e/run_e2e.sh');
+
+const require = createRequire(join(WEB, 'package.json'));
+const { chromium } = require('playwright-core');
+
+const RUN_TIMEOUT_MS = 180_000; // a run under ASan, queued behind others
+let browser;
+let page;
+const pageErrors = [];
+let backtestId = null;
+
+// The API directly (Node's fetch), to compare with what the page shows.
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const buf = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, buf, json: () => JSON.parse(buf.toString('utf8')) };
+}
+
+async function shot(name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+}
+
+// The run id from the form's success message ("... queued as run #ID").
+async function queuedId(form) {
+  const link = page.locator(`${form} .ok-box a`);
+  await link.waitFor({ timeout: 15_000 });
+  const m = (await link.textContent()).match(/#(\d+)/);
+  assert.ok(m, 'the success message names the run');
+  return Number(m[1]);
+}
+
+// Wait until the runs table shows run id with a terminal status; return it.
+async function waitInTable(id) {
+  const row = page.locator(`#runs-table tr[data-run-id="${id}"]`);
+  await row.waitFor({ timeout: 15_000 });
+  await page.waitForFunction((rid) => {
+    const tr = document.querySelector(`#runs-table tr[data-run-id="${rid}"]`);
+    return tr && ['succeeded', 'failed', 'cancelled'].includes(tr.dataset.status);
+  }, id, { timeout: RUN_TIMEOUT_MS, polling: 250 });
+  return row.getAttribute('data-status');
+}
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-dev-shm-usage'],
+  });
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1360, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) pageErrors.push(m.text());
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('the dashboard loads from tradebench-server', async () => {
+  const res = await page.goto(`${BASE}/`);
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-type'], /^text\/html/);
+  await page.locator('header .brand').waitFor();
+  assert.equal(await page.locator('header nav a.active').textContent(), 'Runs');
+  await page.locator('#runs-table').waitFor();
+  await page.locator('#start-run').waitFor();
+  await page.locator('#backtest-form').waitFor();
+  // The runs table fills from GET /runs (no error box).
+  await page.waitForFunction(() => document.querySelector('#runs-table tbody tr'));
+  assert.equal(await page.locator('.table-msg .error-box').count(), 0);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('mutations without the API token show the 401; the token field fixes it', async () => {
+  await page.locator('#start-run select[name=job]').selectOption('EOD_SMALL');
+  await page.locator('#start-run input[name=iterations]').fill('0');
+  await page.locator('#start-run button[type=submit]').click();
+  const box = page.locator('#start-run .form-status .error-box');
+  await box.waitFor();
+  assert.match(await box.textContent(), /401/);
+
+  await page.locator('#api-token').fill(TOKEN);
+  await page.locator('#api-token').press('Enter');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('tradebench.api_token')), TOKEN);
+  // Now the API validates the body: iterations 0 is out of range, shown at the field.
+  await page.locator('#start-run button[type=submit]').click();
+  const err = page.locator('#start-run .field[data-field=iterations] .field-error');
+  await page.waitForFunction(() => document.querySelector('#start-run .field[data-field=iterations] .field-error')?.textContent);
+  assert.ok((await err.textContent()).length > 0);
+  await page.locator('#start-run input[name=iterations]').fill('');
+});
+
+test('a bad backtest form shows the API field errors next to the fields', async () => {
+  const form = '#backtest-form';
+  await page.locator(`${form} select[name=strategy]`).selectOption('trend_baseline');
+  await page.locator(`${form} input[name="params.fast"]`).fill('-3');
+  await page.locator(`${form} input[name=capital]`).fill('-100');
+  await page.locator(`${form} input[name=max_weight]`).fill('2');
+  await page.locator(`${form} button[type=submit]`).click();
+  await page.locator(`${form} .field.invalid`).first().waitFor();
+
+  // The same body straight to the API: every field error it names is shown
+  // beside that field, with the API's message.
+  const direct = await api('POST', '/backtests', { strategy: 'trend_baseline', params: { fast: -3 }, capital: -100, max_weight: 2, costs: 'default', data: 'default', freq: '1d' });
+  assert.equal(direct.status, 400);
+  const problem = direct.json();
+  assert.ok(problem.errors.length >= 2, JSON.stringify(problem));
+  for (const e of problem.errors) {
+    const text = await page.locator(`${form} .field[data-field="${e.field}"] .field-error`).textContent();
+    assert.ok(text.includes(e.message), `field ${e.field}: shows "${text}", API says "${e.message}"`);
+  }
+  for (const f of ['capital', 'max_weight']) {
+    assert.ok(problem.errors.some((e) => e.field === f), `the API names ${f}`);
+    assert.equal(await page.locator(`${form} .field[data-field=${f}]`).getAttribute('class'), 'field invalid');
+  }
+  await shot('backtest-form-errors.png');
+  // Correct the form for the next test.
+  await page.locator(`${form} input[name="params.fast"]`).fill('');
+  await page.locator(`${form} input[name=capital]`).fill('');
+  await page.locator(`${form} input[name=max_weight]`).fill('');
+});
+
+test('a backtest started from the form succeeds; its detail shows chart, orders, profile, artifacts', async () => {
+  const form = '#backtest-form';
+  await page.locator(`${form} select[name=data]`).selectOption('synthetic');
+  await page.locator(`${form} select[name=universe_mode]`).selectOption('universe');
+  await page.locator(`${form} input[name=universe]`).fill('12');
+  await page.locator(`${form} input[name=capital]`).fill('10000');
+  await page.locator(`${form} input[name=seed]`).fill('7');
+  await page.locator(`${form} input[name=rebalance_band]`).fill('0.02');
+  await page.locator(`${form} button[type=submit]`).click();
+  backtestId = await queuedId(form);
+  assert.equal(await page.locator(`${form} .field.invalid`).count(), 0);
+
+  const status = await waitInTable(backtestId);
+  assert.equal(status, 'succeeded');
+  await shot('runs.png');
+
+  await page.locator(`#runs-table tr[data-run-id="${backtestId}"] a`).first().click();
+  await page.waitForURL(new RegExp(`#/runs/${backtestId}$`));
+  await page.locator('#run-head[data-status=succeeded]').waitFor();
+  assert.match(await page.locator('#run-head').textContent(), new RegExp(`Run #${backtestId}`));
+
+  // Metrics table with the §5 names.
+  await page.locator('#metrics-table').waitFor({ timeout: 20_000 });
+  assert.match(await page.locator('#metrics-table').textContent(), /sharpe/);
+
+  // The equity chart: a uPlot canvas, as many points as the API's curve, pixels drawn.
+  const eq = (await api('GET', `/backtests/${backtestId}/equity?limit=5000`)).json();
+  assert.ok(eq.items.length > 10);
+  const chart = page.locator('#equity-chart');
+  await chart.locator('canvas').waitFor();
+  assert.equal(Number(await chart.getAttribute('data-points')), eq.items.length);
+  const drawn = await page.evaluate(() => {
+    const c = document.querySelector('#equity-chart canvas');
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+    return { w: c.width, h: c.height, n };
+  });
+  assert.ok(drawn.w > 300 && drawn.h > 200, JSON.stringify(drawn));
+  assert.ok(drawn.n > 1000, `the canvas has ${drawn.n} drawn pixels`);
+  // A time x axis spanning the curve's dates.
+  assert.equal(await chart.getAttribute('data-from'), eq.items[0].ts.slice(0, 10));
+  assert.equal(await chart.getAttribute('data-to'), eq.items[eq.items.length - 1].ts.slice(0, 10));
+
+  // Monthly returns heat-map, computed in the browser from the curve.
+  assert.ok(await page.locator('#monthly-returns tbody tr').count() >= 1);
+
+  // Orders: the first page matches the API's, the symbol filter narrows it.
+  const orders = (await api('GET', `/backtests/${backtestId}/orders?limit=50`)).json();
+  assert.ok(orders.items.length > 0, 'the backtest traded');
+  await page.locator('#orders-table tbody tr').first().waitFor();
+  assert.equal(await page.locator('#orders-table tbody tr').count(), orders.items.length);
+  const sym = orders.items[0].symbol;
+  await page.locator('#orders input[name=symbol]').fill(sym);
+  await page.locator('#orders input[name=symbol]').press('Enter');
+  await page.waitForFunction((s) => {
+    const cells = [...document.querySelectorAll('#orders-table tbody tr td:nth-child(2)')];
+    return cells.length > 0 && cells.every((td) => td.textContent === s);
+  }, sym);
+  if (orders.next_cursor) {
+    await page.locator('#orders input[name=symbol]').fill('');
+    await page.locator('#orders input[name=symbol]').press('Enter');
+    await page.waitForFunction(() => !document.querySelector('#orders .pager button:last-child').disabled);
+    await page.locator('#orders .pager button:last-child').click();
+    await page.waitForFunction(() => /page 2/.test(document.querySelector('#orders .filters .muted').textContent));
+  }
+
+  // Profile: stage timings chart and peak memory.
+  await page.locator('#profile').waitFor();
+  assert.match(await page.locator('#peak-rss').textContent(), /[KMG]iB|B$/);
+  await page.locator('#stages-chart canvas').waitFor();
+  await shot('run-detail.png');
+
+  // Download an artifact through the page; the bytes equal the API's.
+  const list = (await api('GET', `/runs/${backtestId}/artifacts`)).json();
+  const names = list.items.map((a) => a.name);
+  const name = names.find((n) => n.startsWith('orders_')) || names[0];
+  assert.ok(name, `artifacts: ${names.join(', ')}`);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator(`#artifacts a[data-artifact="${name}"]`).click(),
+  ]);
+  mkdirSync(DOWNLOADS, { recursive: true });
+  const saved = join(DOWNLOADS, name);
+  await download.saveAs(saved);
+  const direct = await api('GET', `/runs/${backtestId}/artifacts/${name}`);
+  assert.equal(direct.status, 200);
+  assert.ok(direct.buf.length > 0);
+  assert.ok(readFileSync(saved).equals(direct.buf), `${name}: the browser's download differs from the API's bytes`);
+});
+
+test('EOD_SMALL started from the runs page succeeds', async () => {
+  await page.goto(`${BASE}/#/runs`);
+  await page.locator('#start-run').waitFor();
+  await page.locator('#start-run select[name=job]').selectOption('EOD_SMALL');
+  await page.locator('#start-run input[name=iterations]').fill('1');
+  await page.locator('#start-run input[name=phase]').fill('e2e');
+  await page.locator('#start-run button[type=submit]').click();
+  const id = await queuedId('#start-run');
+  const run = (await api('GET', `/runs/${id}`)).json();
+  assert.equal(run.job, 'EOD_SMALL');
+  assert.equal(run.phase, 'e2e');
+  assert.match(await page.locator(`#runs-table tr[data-run-id="${id}"]`).textContent(), /EOD_SMALL/);
+  assert.equal(await waitInTable(id), 'succeeded');
+  // The job filter keeps it and drops the custom backtest.
+  await page.locator('.filters select[name=job]').selectOption('EOD_SMALL');
+  await page.waitForFunction((bt) => !document.querySelector(`#runs-table tr[data-run-id="${bt}"]`), backtestId);
+  assert.equal(await page.locator(`#runs-table tr[data-run-id="${id}"]`).count(), 1);
+  await page.locator('.filters select[name=job]').selectOption('');
+});
+
+test('Models and Performance pages render or say they are not available yet', async () => {
+  for (const [hash, id] of [['#/models', '#models-table'], ['#/performance', '#profiles-table']]) {
+    await page.goto(`${BASE}/${hash}`);
+    await page.waitForFunction((sel) => document.querySelector(sel) || document.querySelector('.not-available') ||
+      /No (models|profiled runs) yet/.test(document.querySelector('#page').textContent), id, { timeout: 15_000 });
+    assert.equal(await page.locator('#page .error-box').count(), 0, `${hash} shows an error`);
+  }
+  assert.deepEqual(pageErrors, []);
+});
