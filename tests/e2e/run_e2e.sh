@@ -72,12 +72,21 @@ for attempt in 1 2 3; do  # the free port can be taken before the server binds i
 done
 [[ $started == 1 ]] || exit 1
 PIDS+=("$SERVER_PID")
-# Until the runs API is routed in this build, there is nothing to drive.
-if [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$TB_LISTEN/runs")" == 404 ]]; then
-    skip "this build has no runs API (GET /runs is 404)"
-fi
 "$WORKER_BIN" >"$WORK/worker.log" 2>&1 &
 PIDS+=("$!")
+# Until this build's worker executes runs, there is nothing to watch: a
+# probe backtest still queued after 30 s means a worker without a queue.
+probe="$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"strategy":"buy_and_hold","data":"synthetic","universe":2,"last_bars":20}' "http://$TB_LISTEN/backtests")"
+probe_id="$(printf '%s' "$probe" | grep -o '"id":[0-9]*' | head -n1 | grep -o '[0-9]*$' || true)"
+[[ -n "$probe_id" ]] || { echo "e2e: POST /backtests failed: $probe"; exit 1; }
+for _ in $(seq 1 150); do
+    status="$(curl -s "http://$TB_LISTEN/runs/$probe_id" | grep -o '"status":"[a-z]*"' || true)"
+    status="${status#*:}"; status="${status//\"/}"
+    [[ "$status" != queued ]] && break
+    sleep 0.2
+done
+[[ "$status" != queued ]] || skip "this build's tradebench-worker does not execute runs (probe run $probe_id still queued after 30 s)"
 
 echo "e2e: server $TB_LISTEN (pid $SERVER_PID), worker pid ${PIDS[1]}, chromium $("$CHROMIUM" --version 2>/dev/null | head -n1)"
 rc=0
