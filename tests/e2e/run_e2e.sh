@@ -93,6 +93,19 @@ rc=0
 TB_E2E_BASE="http://$TB_LISTEN" TB_E2E_TOKEN="$TOKEN" TB_E2E_SHOTS="$SHOTS" TB_CHROMIUM="$CHROMIUM" \
 TB_E2E_WEB="$ROOT/web" TB_E2E_DOWNLOADS="$WORK/downloads" \
     node --test --test-reporter=spec "$HERE"/*.test.mjs || rc=$?
+# Both services must exit 0 on SIGTERM (under ASan this also catches leaks
+# and memory errors during the browser session).
+stop() {  # stop <pid> <name>: SIGTERM, wait up to 20 s, check the exit status
+    local pid="$1" name="$2" st=0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; echo "e2e: $name did not stop on SIGTERM"; }
+    wait "$pid" || st=$?
+    if ((st != 0)); then echo "e2e: $name exited with status $st"; rc=1; fi
+}
+stop "${PIDS[1]}" tradebench-worker
+stop "$SERVER_PID" tradebench-server
+PIDS=()
 if ((rc != 0)); then
     echo "---- server log (tail) ----"; tail -n 60 "$WORK/server.log"
     echo "---- worker log (tail) ----"; tail -n 60 "$WORK/worker.log"

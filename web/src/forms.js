@@ -19,6 +19,8 @@ export function field(name, label, control, hint) {
   control.addEventListener('input', () => {
     wrapper.classList.remove('invalid');
     error.textContent = '';
+    const status = wrapper.closest('form')?.querySelector('.form-status');
+    if (status && status.querySelector('.error-box') && !status.closest('form').querySelector('.field.invalid')) replace(status);
   });
   return wrapper;
 }
