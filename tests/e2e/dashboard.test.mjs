@@ -203,7 +203,7 @@ test('a backtest started from the form succeeds; its detail shows chart, orders,
   assert.ok(await page.locator('#monthly-returns tbody tr').count() >= 1);
 
   // Orders: the first page matches the API's, the symbol filter narrows it.
-  const orders = (await api('GET', `/backtests/${backtestId}/orders?limit=50`)).json();
+  const orders = (await api('GET', `/backtests/${backtestId}/orders?limit=25`)).json();
   assert.ok(orders.items.length > 0, 'the backtest traded');
   await page.locator('#orders-table tbody tr').first().waitFor();
   assert.equal(await page.locator('#orders-table tbody tr').count(), orders.items.length);

@@ -17,6 +17,7 @@ WORKER_BIN="${2:?usage: run_e2e.sh SERVER_BIN WORKER_BIN}"
 CHROMIUM="${TB_CHROMIUM:-/usr/bin/chromium}"
 
 skip() { echo "e2e: SKIP: $*"; exit 77; }
+[[ -x "$SERVER_BIN" && -x "$WORKER_BIN" ]] || { echo "e2e: $SERVER_BIN or $WORKER_BIN is not an executable"; exit 1; }
 
 [[ -n "${TB_TEST_DATABASE_URL:-}" ]] || skip "TB_TEST_DATABASE_URL is not set"
 [[ -x "$CHROMIUM" ]] || skip "$CHROMIUM not installed (apt-get install chromium)"

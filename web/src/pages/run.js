@@ -15,7 +15,7 @@ import {
 import { statusBadge, progressBar } from './runs.js';
 
 const POLL_MS = 1500;
-const ORDERS_PAGE = 50;
+const ORDERS_PAGE = 25;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 // ---- CSV fallback (artifacts are §8 CSV with a header line) ------------------
