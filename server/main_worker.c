@@ -1,11 +1,14 @@
 /*
- * tradebench-worker — wiring only, for now: read settings, connect to
- * PostgreSQL (waiting for it as long as needed), keep the connection
- * checked every few seconds, and exit 0 on SIGTERM/SIGINT. Claiming runs
- * (FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY, heartbeats) lands with the queue.
+ * tradebench-worker — wiring only: read settings, block the signals the
+ * event loop takes through its signalfd (SIGTERM, SIGINT, SIGCHLD), build
+ * the worker id "host:pid" and hand over to worker_run() (server/worker.c),
+ * which claims, executes and persists runs until SIGTERM/SIGINT.
+ * Exit status: 0 after a graceful stop, 1 when the loop cannot start,
+ * 2 for bad configuration.
  */
-#include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -14,51 +17,48 @@
 #include "mem.h"
 #include "settings.h"
 #include "version.h"
+#include "worker.h"
 
-#define WORKER_CHECK_MS 5000          /* how often the idle worker checks its connection */
+static const char *main_getenv(const char *name, void *ud)
+{
+    (void)ud;
+    return getenv(name);
+}
 
 int main(void)
 {
     struct settings cfg;
+    struct worker_options opt;
     char err[1024], where[256], id[300], host[256];
-    sigset_t sigs;
-    int sig = 0;
-    PGconn *conn = NULL;
+    sigset_t sigs, chld;
 
     if (settings_from_env(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "tradebench-worker: %s\n", err);
         return 2;
     }
+    if (worker_options_load(&opt, cfg.worker_concurrency, main_getenv, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "tradebench-worker: %s\n", err);
+        settings_free(&cfg);
+        return 2;
+    }
     logger_init("worker", cfg.log_level);
     mem_install_json();
     lifecycle_block_signals(&sigs);
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
     snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
     db_describe(cfg.database_url, where, sizeof where);
-    log_info("tradebench-worker %s id %s starting; database %s; concurrency %d", TB_VERSION, id,
-             where, cfg.worker_concurrency);
+    log_info("tradebench-worker %s id %s starting; database %s; concurrency %d; stale after %d s; "
+             "shutdown grace %d s%s",
+             TB_VERSION, id, where, opt.concurrency, opt.stale_seconds, opt.grace_seconds,
+             opt.fault ? "; TEST FAULT INJECTION ON" : "");
 
-    for (;;) {
-        if (!conn) {
-            conn = lifecycle_connect_retry(cfg.database_url, "tradebench-worker", &sigs, -1, &sig,
-                                           err, sizeof err);
-            if (!conn)
-                break; /* a signal arrived while waiting */
-            log_info("connected; no run queue yet (later issue), idling");
-        }
-        sig = lifecycle_wait_signal(&sigs, WORKER_CHECK_MS);
-        if (sig)
-            break;
-        if (db_command(conn, "SELECT 1", 0, NULL, err, sizeof err) < 0) {
-            log_warn("lost the database connection: %s", err);
-            PQfinish(conn);
-            conn = NULL;
-        }
-    }
-    log_info("signal %d: stopping", sig);
-    PQfinish(conn);
+    int rc = worker_run(cfg.database_url, id, &opt, &sigs);
+    worker_options_free(&opt);
     settings_free(&cfg);
-    return 0;
+    return rc;
 }

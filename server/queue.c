@@ -1,0 +1,362 @@
+/*
+ * queue — run-queue statements (see queue.h for the ownership rule).
+ * Arrays travel as PostgreSQL array literals in one text parameter each
+ * (unnest() on the server), so a tick is one round trip for all of a
+ * worker's runs. Numbers are formatted with %.17g (exact) or as integers.
+ */
+#include "queue.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "logger.h"
+#include "mem.h"
+
+/* The kinds this worker executes; model and sweep runs wait for theirs. */
+static const char QUEUE_SQL_CLAIM[] =
+    "WITH c AS ("
+    "  UPDATE runs SET status = 'running', worker_id = $1, started_at = now(),"
+    "         heartbeat_at = now(), attempts = attempts + 1, progress = 0, stage = NULL,"
+    "         error = NULL, finished_at = NULL"
+    "   WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ('run', 'backtest')"
+    "               ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1)"
+    "     AND status = 'queued'"
+    "  RETURNING id, kind, coalesce(job, '') AS job, params::text AS params, iterations,"
+    "            attempts, max_attempts),"
+    " d AS (DELETE FROM run_iterations WHERE run_id IN (SELECT id FROM c))"
+    " SELECT id, kind, job, params, iterations, attempts, max_attempts FROM c";
+
+static const char QUEUE_SQL_TICK_WRITE[] =
+    "UPDATE runs r SET heartbeat_at = now(), progress = u.progress,"
+    "       stage = coalesce(u.stage, r.stage)"
+    "  FROM unnest($2::bigint[], $3::int[], $4::float8[], $5::text[])"
+    "       AS u(id, attempt, progress, stage)"
+    " WHERE r.id = u.id AND r.attempts = u.attempt AND r.status = 'running' AND r.worker_id = $1"
+    " RETURNING r.id, r.cancel_requested";
+
+static const char QUEUE_SQL_TICK_READ[] =
+    "SELECT r.id, r.cancel_requested FROM runs r"
+    "  JOIN unnest($2::bigint[], $3::int[]) AS u(id, attempt)"
+    "    ON r.id = u.id AND r.attempts = u.attempt"
+    " WHERE r.status = 'running' AND r.worker_id = $1";
+
+/* Rows another worker is finishing right now are locked: skipped, and a
+ * heartbeat that commits first is re-checked (READ COMMITTED re-evaluates
+ * the WHERE clause on the new row version) so a live run is never reaped. */
+static const char QUEUE_SQL_REAP[] =
+    "WITH stale AS ("
+    "  SELECT id FROM runs"
+    "   WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1::int)"
+    "   FOR UPDATE SKIP LOCKED)"
+    " UPDATE runs r SET"
+    "   status = CASE WHEN r.cancel_requested THEN 'cancelled'"
+    "                 WHEN r.attempts < r.max_attempts THEN 'queued' ELSE 'failed' END,"
+    "   error = CASE WHEN NOT r.cancel_requested AND r.attempts >= r.max_attempts"
+    "                THEN format('worker lost after %s attempts (worker %s stopped heartbeating)',"
+    "                            r.attempts, r.worker_id)"
+    "                ELSE r.error END,"
+    "   finished_at = CASE WHEN r.cancel_requested OR r.attempts >= r.max_attempts"
+    "                      THEN now() END,"
+    "   started_at = CASE WHEN r.cancel_requested OR r.attempts >= r.max_attempts"
+    "                     THEN r.started_at END,"
+    "   worker_id = CASE WHEN r.cancel_requested OR r.attempts >= r.max_attempts"
+    "                    THEN r.worker_id END,"
+    "   progress = CASE WHEN r.cancel_requested OR r.attempts >= r.max_attempts"
+    "                   THEN r.progress ELSE 0 END,"
+    "   stage = CASE WHEN r.cancel_requested OR r.attempts >= r.max_attempts"
+    "                THEN r.stage END,"
+    "   heartbeat_at = CASE WHEN r.cancel_requested OR r.attempts >= r.max_attempts"
+    "                       THEN r.heartbeat_at END"
+    "  FROM stale WHERE r.id = stale.id AND r.status = 'running'"
+    " RETURNING r.id, r.status, r.attempts";
+
+static const char QUEUE_SQL_NOTIFY[] = "SELECT pg_notify('" QUEUE_CHANNEL_RUNS "', $1)";
+
+#define QUEUE_OWNED "id = $1 AND worker_id = $2 AND attempts = $3::int AND status = 'running'"
+
+static const char QUEUE_SQL_FAIL[] =
+    "UPDATE runs SET status = 'failed', error = $4, finished_at = now(), heartbeat_at = now()"
+    " WHERE " QUEUE_OWNED;
+
+static const char QUEUE_SQL_CANCELLED[] =
+    "UPDATE runs SET status = 'cancelled', finished_at = now(), heartbeat_at = now()"
+    " WHERE " QUEUE_OWNED;
+
+static const char QUEUE_SQL_RELEASE[] =
+    "UPDATE runs SET"
+    "   status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,"
+    "   attempts = CASE WHEN cancel_requested THEN attempts ELSE greatest(attempts - 1, 0) END,"
+    "   worker_id = CASE WHEN cancel_requested THEN worker_id END,"
+    "   started_at = CASE WHEN cancel_requested THEN started_at END,"
+    "   finished_at = CASE WHEN cancel_requested THEN now() END,"
+    "   heartbeat_at = CASE WHEN cancel_requested THEN now() END,"
+    "   progress = CASE WHEN cancel_requested THEN progress ELSE 0 END,"
+    "   stage = CASE WHEN cancel_requested THEN stage END"
+    " WHERE " QUEUE_OWNED
+    " RETURNING status";
+
+static const char QUEUE_SQL_ITERATION[] =
+    "INSERT INTO run_iterations (run_id, iteration, wall_seconds, cpu_seconds, peak_rss_bytes,"
+    "                            stages, started_at, finished_at)"
+    " SELECT $1::bigint, $4::int, $5::float8, $6::float8, $7::bigint, $8::jsonb,"
+    "        to_timestamp($9::float8), to_timestamp($10::float8)"
+    "  WHERE EXISTS (SELECT 1 FROM runs WHERE " QUEUE_OWNED ")"
+    " ON CONFLICT (run_id, iteration) DO UPDATE SET wall_seconds = EXCLUDED.wall_seconds,"
+    "   cpu_seconds = EXCLUDED.cpu_seconds, peak_rss_bytes = EXCLUDED.peak_rss_bytes,"
+    "   stages = EXCLUDED.stages, started_at = EXCLUDED.started_at,"
+    "   finished_at = EXCLUDED.finished_at";
+
+int queue_listen(PGconn *conn, char *err, size_t errlen)
+{
+    if (db_command(conn, "LISTEN " QUEUE_CHANNEL_RUNS, 0, NULL, err, errlen) < 0 ||
+        db_command(conn, "LISTEN " QUEUE_CHANNEL_CANCEL, 0, NULL, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+static void queue_copy(char *dst, size_t dstlen, const char *src)
+{
+    snprintf(dst, dstlen, "%s", src ? src : "");
+}
+
+int queue_claim(PGconn *conn, const char *worker_id, struct queue_claim *out, char *err,
+                size_t errlen)
+{
+    const char *params[] = { worker_id };
+    memset(out, 0, sizeof *out);
+    PGresult *res = db_exec(conn, QUEUE_SQL_CLAIM, 1, params, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    out->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    queue_copy(out->kind, sizeof out->kind, PQgetvalue(res, 0, 1));
+    queue_copy(out->job, sizeof out->job, PQgetvalue(res, 0, 2));
+    out->params = mem_strdup(PQgetvalue(res, 0, 3));
+    out->iterations = atoi(PQgetvalue(res, 0, 4));
+    out->attempt = atoi(PQgetvalue(res, 0, 5));
+    out->max_attempts = atoi(PQgetvalue(res, 0, 6));
+    PQclear(res);
+    return 1;
+}
+
+void queue_claim_free(struct queue_claim *c)
+{
+    free(c->params);
+    c->params = NULL;
+}
+
+/* Append a text[] element literal: "..." with " and \ escaped, or NULL. */
+static void queue_array_text(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("NULL", f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* An array literal under construction (open_memstream). */
+struct queue_array {
+    FILE *f;
+    char *text;
+    size_t len;
+};
+
+static void queue_array_open(struct queue_array *a)
+{
+    a->text = NULL;
+    a->len = 0;
+    a->f = open_memstream(&a->text, &a->len);
+    if (!a->f) {
+        log_error("out of memory building an array literal");
+        abort();
+    }
+    fputc('{', a->f);
+}
+
+/* Finish the literal: a->text is then a NUL-terminated string to free(). */
+static void queue_array_close(struct queue_array *a)
+{
+    fputc('}', a->f);
+    if (fclose(a->f) != 0 || !a->text) {
+        log_error("out of memory building an array literal");
+        abort();
+    }
+    a->f = NULL;
+}
+
+int queue_tick(PGconn *conn, const char *worker_id, struct queue_beat *runs, size_t n, int write,
+               char *err, size_t errlen)
+{
+    struct queue_array ids, atts, progs, stages;
+    PGresult *res = NULL;
+    if (n == 0)
+        return 0;
+    queue_array_open(&ids);
+    queue_array_open(&atts);
+    queue_array_open(&progs);
+    queue_array_open(&stages);
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i ? "," : "";
+        double p = runs[i].progress;
+        if (!(p >= 0))
+            p = 0;
+        if (p > 1)
+            p = 1;
+        fprintf(ids.f, "%s%" PRId64, sep, runs[i].id);
+        fprintf(atts.f, "%s%d", sep, runs[i].attempt);
+        fprintf(progs.f, "%s%.17g", sep, p);
+        fputs(sep, stages.f);
+        queue_array_text(stages.f, runs[i].stage);
+    }
+    queue_array_close(&ids);
+    queue_array_close(&atts);
+    queue_array_close(&progs);
+    queue_array_close(&stages);
+
+    const char *params[] = { worker_id, ids.text, atts.text, progs.text, stages.text };
+    if (write)
+        res = db_exec(conn, QUEUE_SQL_TICK_WRITE, 5, params, PGRES_TUPLES_OK, err, errlen);
+    else
+        res = db_exec(conn, QUEUE_SQL_TICK_READ, 3, params, PGRES_TUPLES_OK, err, errlen);
+    free(ids.text);
+    free(atts.text);
+    free(progs.text);
+    free(stages.text);
+    if (!res)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        runs[i].owned = 0;
+        runs[i].cancel_requested = 0;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++) {
+            if (runs[i].id == id) {
+                runs[i].owned = 1;
+                runs[i].cancel_requested = PQgetvalue(res, r, 1)[0] == 't';
+            }
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+int queue_reap_stale(PGconn *conn, int stale_seconds, struct queue_reaped *out, char *err,
+                     size_t errlen)
+{
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", stale_seconds);
+    const char *params[] = { secs };
+    memset(out, 0, sizeof *out);
+    PGresult *res = db_exec(conn, QUEUE_SQL_REAP, 1, params, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *id = PQgetvalue(res, r, 0), *status = PQgetvalue(res, r, 1);
+        const char *attempts = PQgetvalue(res, r, 2);
+        if (strcmp(status, "queued") == 0) {
+            out->requeued++;
+            log_warn("run %s: its worker stopped heartbeating; requeued after %s attempt(s)", id,
+                     attempts);
+            const char *np[] = { id };
+            char nerr[256];
+            if (db_command(conn, QUEUE_SQL_NOTIFY, 1, np, nerr, sizeof nerr) < 0)
+                log_warn("run %s: NOTIFY failed: %s", id, nerr);
+        } else if (strcmp(status, "failed") == 0) {
+            out->failed++;
+            log_warn("run %s: its worker stopped heartbeating; failed after %s attempts", id,
+                     attempts);
+        } else {
+            out->cancelled++;
+            log_info("run %s: its worker stopped heartbeating with a cancel pending; cancelled", id);
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Run a guarded statement with (id, worker_id, attempt[, extra]); returns
+ * 1 when a row changed, 0 when none did, -1 on error. */
+static int queue_guarded(PGconn *conn, const char *sql, int64_t id, const char *worker_id,
+                         int attempt, const char *extra, PGresult **keep, char *err, size_t errlen)
+{
+    char ids[24], att[16];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    snprintf(att, sizeof att, "%d", attempt);
+    const char *params[] = { ids, worker_id, att, extra };
+    ExecStatusType want = keep ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+    PGresult *res = db_exec(conn, sql, extra ? 4 : 3, params, want, err, errlen);
+    if (!res)
+        return -1;
+    const char *n = PQcmdTuples(res);
+    int changed = n && atoi(n) > 0;
+    if (keep)
+        *keep = res;
+    else
+        PQclear(res);
+    return changed;
+}
+
+int queue_fail(PGconn *conn, int64_t id, const char *worker_id, int attempt, const char *error,
+               char *err, size_t errlen)
+{
+    return queue_guarded(conn, QUEUE_SQL_FAIL, id, worker_id, attempt, error, NULL, err, errlen);
+}
+
+int queue_cancelled(PGconn *conn, int64_t id, const char *worker_id, int attempt, char *err,
+                    size_t errlen)
+{
+    return queue_guarded(conn, QUEUE_SQL_CANCELLED, id, worker_id, attempt, NULL, NULL, err,
+                         errlen);
+}
+
+int queue_release(PGconn *conn, int64_t id, const char *worker_id, int attempt, char *err,
+                  size_t errlen)
+{
+    PGresult *res = NULL;
+    int rc = queue_guarded(conn, QUEUE_SQL_RELEASE, id, worker_id, attempt, NULL, &res, err,
+                           errlen);
+    if (rc == 1 && strcmp(PQgetvalue(res, 0, 0), "queued") == 0) {
+        char ids[24];
+        snprintf(ids, sizeof ids, "%" PRId64, id);
+        const char *np[] = { ids };
+        if (db_command(conn, QUEUE_SQL_NOTIFY, 1, np, err, errlen) < 0)
+            log_warn("run %s: NOTIFY after release failed: %s", ids, err);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int queue_record_iteration(PGconn *conn, int64_t id, const char *worker_id, int attempt,
+                           const struct queue_iteration *it, char *err, size_t errlen)
+{
+    char ids[24], att[16], iter[16], wall[32], cpu[32], rss[32], t0[32], t1[32];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    snprintf(att, sizeof att, "%d", attempt);
+    snprintf(iter, sizeof iter, "%d", it->iteration);
+    snprintf(wall, sizeof wall, "%.17g", it->wall_s);
+    snprintf(cpu, sizeof cpu, "%.17g", it->cpu_s);
+    snprintf(rss, sizeof rss, "%lld", it->peak_rss_bytes);
+    snprintf(t0, sizeof t0, "%.6f", it->started);
+    snprintf(t1, sizeof t1, "%.6f", it->finished);
+    const char *params[] = { ids, worker_id, att, iter, wall, cpu, rss, it->stages_json, t0, t1 };
+    PGresult *res = db_exec(conn, QUEUE_SQL_ITERATION, 10, params, PGRES_COMMAND_OK, err, errlen);
+    if (!res)
+        return -1;
+    int changed = atoi(PQcmdTuples(res)) > 0;
+    PQclear(res);
+    return changed;
+}

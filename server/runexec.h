@@ -1,0 +1,104 @@
+/*
+ * runexec — what happens inside a worker's child process, and the two
+ * channels that carry it back to the parent (server/worker.c).
+ *
+ * One child runs one iteration of one run. It talks back over two channels:
+ *  - a pipe of short text lines (each under PIPE_BUF, so writes are atomic):
+ *      "P <fraction> <stage>"   progress of this iteration, 0..1
+ *      "S <wall_s> <stage>"     a stage finished, in execution order
+ *      "E <message>"            why the iteration failed (then exit 3)
+ *  - a result bundle written to a file the parent created before fork():
+ *    named sections "<name> <length>\n<bytes>" read back by
+ *    runexec_bundle_parse(). Sections: "meta" (JSON: freq, row counts),
+ *    "orders", "equity", "metrics" (complete binary-format COPY streams,
+ *    run_id first, for COPY ... FROM STDIN (FORMAT binary)), "report"
+ *    (performance_report_<f>.md bytes) and, for EOD_SMALL, "targets"
+ *    (targets_<f>.csv bytes).
+ * Jobs are dispatched by type through one table (runexec_find); a job
+ * without an executor (ML_JOB, for now) carries the message it fails with.
+ * Never touches PostgreSQL: the parent persists what the bundle holds.
+ */
+#ifndef TB_RUNEXEC_H
+#define TB_RUNEXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "engine/jobspec.h"
+
+/* Child exit statuses (anything else, or a signal, is a crash). */
+#define RUNEXEC_EXIT_OK 0       /* bundle written */
+#define RUNEXEC_EXIT_FAILED 3   /* the job failed; an "E" line said why */
+
+/* Test-only fault injection (TB_FAULT_INJECT), decided by the parent. */
+enum runexec_fault {
+    RUNEXEC_FAULT_NONE = 0,
+    RUNEXEC_FAULT_CRASH,        /* the child abort()s before running the job */
+    RUNEXEC_FAULT_HANG          /* the child sleeps until it is killed */
+};
+
+/* Everything a child needs; all borrowed from the parent's memory. */
+struct runexec_task {
+    int64_t run_id;              /* runs.id, written into every COPY row */
+    const char *job_name;        /* "EOD_SMALL", "BACKTEST_MEDIUM", "backtest" (report) */
+    const tb_jobspec *spec;      /* validated config rebuilt from runs.params */
+    int iteration;               /* 1-based, for messages */
+    int msg_fd;                  /* write end of the progress pipe */
+    FILE *bundle;                /* result bundle, empty, positioned at 0 */
+    enum runexec_fault fault;    /* test-only */
+    pid_t parent;                /* to notice a parent that died before prctl() */
+    const int *close_fds;        /* parent descriptors the child closes first */
+    size_t n_close_fds;
+};
+
+/* A job's executor: run one iteration, write the bundle. 0, or -1 with err. */
+typedef int (*runexec_fn)(const struct runexec_task *task, tb_error *err);
+
+struct runexec_entry {
+    js_job job;                  /* what jobspec_from_params() said the run is */
+    runexec_fn run;              /* NULL: not available in this build */
+    const char *unavailable;     /* the failure message when run is NULL */
+};
+
+/* The dispatch table row for a job type (never NULL). */
+const struct runexec_entry *runexec_find(js_job job);
+
+/* The child's body after fork(): detach from the parent's process group,
+ * die with the parent, unblock signals, apply the fault, run the entry,
+ * flush the bundle and _exit() — never returns, never runs atexit handlers
+ * (so no leak check and no libpq goodbye on the parent's connection). */
+void runexec_child_main(const struct runexec_entry *entry, const struct runexec_task *task)
+    __attribute__((noreturn));
+
+/* ---- parent side: reading what the child sent ------------------------------- */
+
+enum runexec_msg_kind { RUNEXEC_MSG_BAD = 0, RUNEXEC_MSG_PROGRESS, RUNEXEC_MSG_STAGE, RUNEXEC_MSG_ERROR };
+
+struct runexec_msg {
+    enum runexec_msg_kind kind;
+    double value;                /* progress fraction or stage wall seconds */
+    const char *text;            /* stage name or error message: points into the line */
+};
+
+/* Parse one line (without its '\n'; modified in place). */
+void runexec_msg_parse(char *line, struct runexec_msg *out);
+
+/* One section of a bundle: points into the caller's buffer. */
+struct runexec_section {
+    const char *data;
+    size_t len;
+};
+
+struct runexec_bundle {
+    char freq[8];                       /* "1d" / "1h" from meta */
+    long long n_orders, n_equity;       /* row counts from meta */
+    struct runexec_section orders, equity, metrics, report, targets; /* targets.data NULL when absent */
+};
+
+/* Parse a bundle held in buf[0..len). Returns 0, or -1 with err. */
+int runexec_bundle_parse(const char *buf, size_t len, struct runexec_bundle *out, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
+
+#endif
