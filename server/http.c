@@ -563,6 +563,35 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **req
     atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static int http_hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* libmicrohttpd's percent-decoding, except that %00 stays as written: a
+ * decoded NUL would silently cut the path or argument short (so
+ * "/x/name%00.md" would reach the handler as "/x/name"). */
+static size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    (void)cls;
+    (void)conn;
+    for (const char *r = s; *r;) {
+        int hi = r[0] == '%' ? http_hex(r[1]) : -1, lo = hi >= 0 ? http_hex(r[2]) : -1;
+        if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -610,6 +639,7 @@ struct http_server *http_server_start(const struct http_options *opt, char *err,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->opt.threads,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
+        MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
         /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which

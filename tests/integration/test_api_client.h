@@ -1,0 +1,235 @@
+/*
+ * test_api_client — helpers shared by the test_api*.c integration tests
+ * (header-only: every function is static inline, so each test binary takes
+ * what it uses). A libcurl call that captures the headers the API tests
+ * look at (Location, Content-Disposition, Idempotent-Replayed, ...) and the
+ * total time; a libpq connection to the test database for seeding and
+ * checking rows; bookkeeping that deletes the runs a test created.
+ */
+#ifndef TB_TEST_API_CLIENT_H
+#define TB_TEST_API_CLIENT_H
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "harness.h"
+
+struct api_resp {
+    long status;                 /* 0 when the transfer failed */
+    char *body;                  /* NUL-terminated (free with api_resp_free) */
+    size_t len;
+    char content_type[128];
+    char disposition[256];       /* Content-Disposition */
+    char location[256];
+    char replayed[16];           /* Idempotent-Replayed */
+    char retry_after[16];
+    char transfer_encoding[32];
+    double seconds;              /* libcurl's total time */
+    char error[256];
+};
+
+static inline size_t api_write_cb(char *data, size_t size, size_t n, void *ud)
+{
+    struct api_resp *r = ud;
+    size_t add = size * n;
+    char *nb = realloc(r->body, r->len + add + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + r->len, data, add);
+    r->body = nb;
+    r->len += add;
+    r->body[r->len] = '\0';
+    return add;
+}
+
+static inline void api_header_copy(CURL *c, const char *name, char *out, size_t n)
+{
+    struct curl_header *h = NULL;
+    out[0] = '\0';
+    if (curl_easy_header(c, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h)
+        snprintf(out, n, "%s", h->value);
+}
+
+/* One request. body (JSON text) may be NULL; h1/h2 are optional raw header
+ * lines ("Accept: text/csv"). Asserts nothing about the answer. */
+static inline void api_call(const struct tb_server *s, const char *method, const char *path,
+                            const char *body, const char *h1, const char *h2, struct api_resp *r)
+{
+    char url[1024];
+    struct curl_slist *hl = NULL;
+    CURL *c = curl_easy_init();
+    memset(r, 0, sizeof *r);
+    cr_assert_not_null(c);
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send "../" as written */
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        hl = curl_slist_append(hl, "Content-Type: application/json");
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    if (h1)
+        hl = curl_slist_append(hl, h1);
+    if (h2)
+        hl = curl_slist_append(hl, h2);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        char *ct = NULL;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
+        snprintf(r->content_type, sizeof r->content_type, "%s", ct ? ct : "");
+        api_header_copy(c, "Content-Disposition", r->disposition, sizeof r->disposition);
+        api_header_copy(c, "Location", r->location, sizeof r->location);
+        api_header_copy(c, "Idempotent-Replayed", r->replayed, sizeof r->replayed);
+        api_header_copy(c, "Retry-After", r->retry_after, sizeof r->retry_after);
+        api_header_copy(c, "Transfer-Encoding", r->transfer_encoding, sizeof r->transfer_encoding);
+    } else {
+        snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
+    }
+    if (!r->body)
+        r->body = calloc(1, 1);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+}
+
+static inline void api_resp_free(struct api_resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+static inline json_t *api_json(const struct api_resp *r)
+{
+    json_error_t e;
+    json_t *doc = json_loadb(r->body, r->len, 0, &e);
+    cr_assert_not_null(doc, "not JSON (%s): %.300s", e.text, r->body);
+    return doc;
+}
+
+/* Assert the status; on mismatch show the body. */
+#define api_expect(r, want)                                                                    \
+    cr_assert_eq((r)->status, (want), "status %ld, want %d (%s): %.600s", (r)->status, (want), \
+                 (r)->error, (r)->body ? (r)->body : "")
+
+/* Assert a 400 validation problem whose errors[] names `field`. */
+static inline void api_expect_field_error(const struct api_resp *r, const char *field)
+{
+    cr_assert_eq(r->status, 400, "status %ld, want 400 naming %s: %.400s", r->status, field,
+                 r->body);
+    cr_assert_str_eq(r->content_type, "application/problem+json");
+    json_t *doc = api_json(r);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "type")),
+                     "urn:tradebench:problem:validation-failed");
+    json_t *errs = json_object_get(doc, "errors"), *e;
+    size_t i;
+    int found = 0;
+    json_array_foreach(errs, i, e) {
+        const char *f = json_string_value(json_object_get(e, "field"));
+        cr_assert_not_null(f);
+        cr_assert_not_null(json_string_value(json_object_get(e, "message")));
+        if (strcmp(f, field) == 0)
+            found = 1;
+    }
+    cr_assert(found, "errors[] does not name %s: %.400s", field, r->body);
+    json_decref(doc);
+}
+
+/* Assert problem+json with status and type code. */
+static inline void api_expect_problem(const struct api_resp *r, long status, const char *code)
+{
+    char type[128];
+    cr_assert_eq(r->status, status, "status %ld, want %ld: %.400s", r->status, status, r->body);
+    cr_assert_str_eq(r->content_type, "application/problem+json");
+    json_t *doc = api_json(r);
+    snprintf(type, sizeof type, "urn:tradebench:problem:%s", code);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "type")), type);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "status")), status);
+    cr_assert(json_is_string(json_object_get(doc, "title")));
+    cr_assert(json_is_string(json_object_get(doc, "detail")));
+    json_decref(doc);
+}
+
+/* ---- database ------------------------------------------------------------- */
+
+static inline PGconn *api_db(void)
+{
+    const char *url = harness_db_url_or_skip();
+    PGconn *db = PQconnectdb(url);
+    cr_assert_eq(PQstatus(db), CONNECTION_OK, "%s", PQerrorMessage(db));
+    PGresult *r = PQexec(db, "SET client_min_messages = warning");
+    PQclear(r);
+    return db;
+}
+
+/* PQexecParams (text) that must succeed; caller PQclear()s. */
+static inline PGresult *api_sql(PGconn *db, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    cr_assert(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
+              PQresultErrorMessage(r));
+    return r;
+}
+
+/* A single integer result (count(*), id, ...). */
+static inline long long api_sql_int(PGconn *db, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = api_sql(db, sql, n, params);
+    cr_assert_eq(PQntuples(r), 1, "%s: %d rows", sql, PQntuples(r));
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* Runs a test created, deleted (with their results) at the end. */
+struct api_cleanup {
+    long long ids[512];
+    size_t n;
+};
+
+static inline void api_track(struct api_cleanup *c, long long id)
+{
+    if (id > 0 && c->n < sizeof c->ids / sizeof c->ids[0])
+        c->ids[c->n++] = id;
+}
+
+static inline void api_cleanup_run(struct api_cleanup *c, PGconn *db)
+{
+    char id[32];
+    for (size_t i = 0; i < c->n; i++) {
+        const char *p[1] = { id };
+        snprintf(id, sizeof id, "%lld", c->ids[i]);
+        PGresult *r = PQexecParams(db, "DELETE FROM runs WHERE id = $1::bigint", 1, NULL, p,
+                                   NULL, NULL, 0);
+        PQclear(r);
+    }
+    c->n = 0;
+}
+
+/* The id of the run in a 200/202 body (tracked for cleanup). */
+static inline long long api_run_id(const struct api_resp *r, struct api_cleanup *c)
+{
+    json_t *doc = api_json(r);
+    long long id = json_integer_value(json_object_get(doc, "id"));
+    json_decref(doc);
+    cr_assert_gt(id, 0, "no id in %.300s", r->body);
+    api_track(c, id);
+    return id;
+}
+
+#endif
