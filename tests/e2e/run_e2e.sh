@@ -75,8 +75,8 @@ done
 PIDS+=("$SERVER_PID")
 "$WORKER_BIN" >"$WORK/worker.log" 2>&1 &
 PIDS+=("$!")
-# Until this build's worker executes runs, there is nothing to watch: a
-# probe backtest still queued after 30 s means a worker without a queue.
+# A probe backtest through the API first: a worker that does not pick it up
+# within 30 s fails here, with its log, rather than deep in a browser test.
 probe="$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{"strategy":"buy_and_hold","data":"synthetic","universe":2,"last_bars":20}' "http://$TB_LISTEN/backtests")"
 probe_id="$(printf '%s' "$probe" | grep -o '"id":[0-9]*' | head -n1 | grep -o '[0-9]*$' || true)"
@@ -87,7 +87,11 @@ for _ in $(seq 1 150); do
     [[ "$status" != queued ]] && break
     sleep 0.2
 done
-[[ "$status" != queued ]] || skip "this build's tradebench-worker does not execute runs (probe run $probe_id still queued after 30 s)"
+if [[ "$status" == queued ]]; then
+    echo "e2e: the worker did not pick up probe run $probe_id within 30 s"
+    tail -n 40 "$WORK/worker.log"
+    exit 1
+fi
 
 echo "e2e: server $TB_LISTEN (pid $SERVER_PID), worker pid ${PIDS[1]}, chromium $("$CHROMIUM" --version 2>/dev/null | head -n1)"
 rc=0

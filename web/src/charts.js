@@ -67,24 +67,24 @@ export function equityChart(el, series, { height = 360 } = {}) {
   return follow(el, chart, height);
 }
 
-// Vertical bars, one group per label; series: [{label, values[]}].
-export function barChart(el, labels, series, { height = 260, fmt = (v) => fmtNum(v) } = {}) {
+// Vertical bars, one per label; series: [{label, values[]}] (one series:
+// a second one would share the axis, so callers draw one chart per unit).
+export function barChart(el, labels, series, { height = 260, fmt = (v) => fmtNum(v), xLabel = '' } = {}) {
   const x = labels.map((_, i) => i);
-  const bars = uPlot.paths.bars({ size: [0.8 / Math.max(1, series.length), 60], gap: 1 });
-  const n = series.length;
+  const bars = uPlot.paths.bars({ size: [0.6, 60], gap: 1 });
   const opts = {
     width: widthOf(el),
     height,
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: false, range: [-0.5, labels.length - 0.5] }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+    scales: { x: { time: false, range: [-0.5, labels.length - 0.5] }, y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
     series: [
-      { label: 'x', value: (u, v) => (v === null ? '' : labels[v] ?? '') },
+      { label: xLabel, value: (u, v) => (v === null ? '' : labels[v] ?? '') },
       ...series.map((s, i) => ({
         label: s.label,
         stroke: COLORS[i % COLORS.length],
         fill: COLORS[i % COLORS.length] + 'b0',
         width: 1,
-        paths: n === 1 ? bars : uPlot.paths.bars({ size: [0.8 / n, 60], gap: 1, align: 0, disp: { x0: { unit: 2, values: () => labels.map(() => (i - (n - 1) / 2) * (0.8 / n)) } } }),
+        paths: bars,
         points: { show: false },
         value: (u, v) => (v === null ? '' : fmt(v)),
       })),

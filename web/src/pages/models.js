@@ -67,25 +67,24 @@ export function mountModel(root, [id]) {
     const imp = importanceRows(m);
     const features = m.features || imp.map((r) => r.feature);
     const corr = m.correlation || m.correlation_matrix || null;
-    const impEl = h('div.chart', { id: 'importance-chart' });
+    // One bar chart per importance kind (gain and permutation have different units).
+    const kinds = ['gain', 'permutation'].filter((k) => imp.some((r) => r[k] !== undefined && r[k] !== null));
+    const impEls = kinds.map((k) => h('div.chart', { id: `importance-${k}` }));
     replace(root,
       h('p', h('a', { href: '#/models' }, '‹ all models')),
       h('section.card', h('h2', `Model #${m.id ?? id} `, h('span.muted', [m.strategy, m.freq].filter(Boolean).join(' · '))),
         h('p', cvSummary(m), ' ', h('a', { href: `/models/${id}/report`, download: `model_${id}_report.md` }, 'report')),
         m.run_id ? h('p', 'Trained by ', h('a', { href: `#/runs/${m.run_id}` }, `run #${m.run_id}`)) : null),
       folds.length ? h('section.card', h('h3', `Cross-validation${cv.method ? ` (${cv.method})` : ''}`), table(folds)) : null,
-      imp.length ? h('section.card', h('h3', 'Feature importance'), impEl) : null,
+      kinds.length ? h('section.card', h('h3', 'Feature importance'), kinds.map((k, i) => [h('h4', k), impEls[i]])) : null,
       Array.isArray(corr) && corr.length ? h('section.card', h('h3', 'Feature correlation'),
         h('div.scroll', h('table.data.heat',
           h('thead', h('tr', h('th', ''), features.map((f) => h('th', f)))),
           h('tbody', corr.map((row, i) => h('tr', h('th', features[i] ?? String(i)),
             row.map((v) => h('td.num', { style: { background: heatColor(v, 1) } }, fmtNum(v, 2))))))))) : null);
-    if (imp.length) {
-      const series = [];
-      if (imp.some((r) => r.gain !== undefined)) series.push({ label: 'gain', values: imp.map((r) => r.gain ?? null) });
-      if (imp.some((r) => r.permutation !== undefined)) series.push({ label: 'permutation', values: imp.map((r) => r.permutation ?? null) });
-      if (series.length) charts.push(barChart(impEl, imp.map((r) => r.feature), series));
-    }
+    kinds.forEach((k, i) => {
+      charts.push(barChart(impEls[i], imp.map((r) => r.feature), [{ label: k, values: imp.map((r) => r[k] ?? null) }], { xLabel: 'feature', height: 220 }));
+    });
   }).catch((err) => {
     if (stopped) return;
     replace(root, err.status === 404 && err.type.endsWith('not-found') && /no resource/.test(err.detail) ? notAvailable('Models') : errorBox(err));

@@ -236,7 +236,7 @@ async function profileSection(run, charts) {
       iteration: i.iteration, wall: fmtDuration(i.wall_seconds), cpu: fmtDuration(i.cpu_seconds), peak_rss: fmtBytes(i.peak_rss_bytes),
     })))) : null);
   const draw = () => {
-    if (stageNames.length) charts.push(barChart(el, stageNames, [{ label: 'wall s', values: stageWall }], { fmt: (v) => fmtNum(v, 3) }));
+    if (stageNames.length) charts.push(barChart(el, stageNames, [{ label: 'median wall (s)', values: stageWall }], { fmt: (v) => fmtNum(v, 3), xLabel: 'stage' }));
   };
   return [card, draw];
 }
