@@ -422,6 +422,8 @@ static void worker_claim(struct worker *w)
         for (int i = 0; i < w->opt->concurrency && !r; i++)
             if (!w->runs[i].used)
                 r = &w->runs[i];
+        if (!r)
+            return; /* n_active says otherwise; never happens */
         int rc = queue_claim(w->conn, w->id, &r->claim, err, sizeof err);
         if (rc < 0) {
             worker_db_error(w, "claiming a run", err);
@@ -577,8 +579,8 @@ static void worker_persist(struct worker *w, struct worker_run *r)
     free(buf);
     switch (out) {
     case PERSIST_DONE:
-        log_info("run %" PRId64 " succeeded: %d iteration(s); last %.1f ms wall, %.1f ms CPU, "
-                 "%.1f MiB peak; %lld orders, %lld equity points; persist %.1f ms",
+        log_info("run %" PRId64 " succeeded: %d iteration(s); last child %.1f ms wall, %.1f ms "
+                 "CPU, %.1f MiB peak; %lld orders, %lld equity points; persist %.1f ms",
                  r->claim.id, r->claim.iterations, in.iteration.wall_s * 1e3,
                  in.iteration.cpu_s * 1e3, (double)in.iteration.peak_rss_bytes / 1048576.0,
                  b.n_orders, b.n_equity, persist_s * 1e3);
@@ -822,10 +824,14 @@ static void worker_on_signal(struct worker *w, int sig, double now)
     }
 }
 
-/* Milliseconds until the earliest deadline (0..1000). */
+/* Milliseconds until the earliest deadline (0..1000); 0 when a NOTIFY that
+ * libpq buffered during a statement still asks for work. */
 static int worker_timeout_ms(const struct worker *w, double now)
 {
     double next = now + 1.0;
+    if (w->conn && ((w->want_claim && !w->draining && w->n_active < w->opt->concurrency) ||
+                    (w->want_check && w->n_active > 0)))
+        return 0;
 #define WORKER_SOONER(t) do { if ((t) < next) next = (t); } while (0)
     if (!w->conn)
         WORKER_SOONER(w->next_connect);
@@ -889,6 +895,7 @@ int worker_run(const char *database_url, const char *worker_id, const struct wor
         worker_escalate(&w, now);
         if (w.draining && w.n_active == 0)
             break;
+        worker_take_notifies(&w); /* read by libpq during the statements above */
 
         nfds_t n = 0;
         pfd[n] = (struct pollfd){ .fd = w.sfd, .events = POLLIN };
