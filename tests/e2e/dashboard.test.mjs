@@ -11,7 +11,9 @@
 //      orders table (paging, symbol filter), the profile; an artifact
 //      downloaded through the browser has the API's bytes;
 //   5. EOD_SMALL started from the Start-run panel succeeds;
-//   6. Models and Performance render (or say "not available yet").
+//   6. a long BACKTEST_MEDIUM shows as running on its detail page and the
+//      Cancel button cancels it;
+//   7. Models and Performance render (or say "not available yet").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -264,6 +266,23 @@ test('EOD_SMALL started from the runs page succeeds', async () => {
   await page.waitForFunction((bt) => !document.querySelector(`#runs-table tr[data-run-id="${bt}"]`), backtestId);
   assert.equal(await page.locator(`#runs-table tr[data-run-id="${id}"]`).count(), 1);
   await page.locator('.filters select[name=job]').selectOption('');
+});
+
+test('a running BACKTEST_MEDIUM shows its progress and the Cancel button cancels it', async () => {
+  await page.goto(`${BASE}/#/runs`);
+  await page.locator('#start-run select[name=job]').selectOption('BACKTEST_MEDIUM');
+  await page.locator('#start-run input[name=iterations]').fill('100');
+  await page.locator('#start-run input[name=phase]').fill('');
+  await page.locator('#start-run button[type=submit]').click();
+  const id = await queuedId('#start-run');
+  await page.locator('#start-run .ok-box a').click();
+  await page.waitForURL(new RegExp(`#/runs/${id}$`));
+  await page.locator('#run-head[data-status=running]').waitFor({ timeout: 60_000 });
+  await page.locator('#run-head .progress').waitFor();
+  await page.locator('#cancel-run').click();
+  await page.locator('#run-head[data-status=cancelled]').waitFor({ timeout: 60_000 });
+  assert.equal((await api('GET', `/runs/${id}`)).json().status, 'cancelled');
+  assert.equal(await page.locator('#cancel-run').count(), 0);
 });
 
 test('Models and Performance pages render or say they are not available yet', async () => {

@@ -114,6 +114,7 @@ function monthlySection(pts) {
 
 async function equitySection(run, artifacts, charts) {
   let items;
+  if (run.links && !run.links.equity && !findArtifact(artifacts, 'equity_curve')) return [];
   try {
     items = await getAll(`/backtests/${run.id}/equity`, { limit: 5000 });
   } catch (err) {
