@@ -1,0 +1,324 @@
+/*
+ * test_api_e2e — the whole service: the real tradebench-server and
+ * tradebench-worker against PostgreSQL. A synthetic backtest POSTed over
+ * HTTP is executed by the worker, and the artifacts downloaded over HTTP
+ * are byte-identical to what `tradebench backtest` writes for the same
+ * configuration; EOD_SMALL through POST /runs ends with its report and
+ * targets; a running run is cancelled over HTTP. Each test lives in its own
+ * schema (PGOPTIONS search_path, inherited by both processes), so workers of
+ * other tests never see its runs; the schema is dropped at the end.
+ */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_api_client.h"
+
+#ifndef TB_WORKER_BIN
+#error "TB_WORKER_BIN must be defined by CMake"
+#endif
+
+static struct tb_server srv;
+static PGconn *db;
+static pid_t worker;
+static char schema[64], worker_log[256], outdir[256];
+
+static void e2e_sql(const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+              "%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+static void init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void fini(void)
+{
+    if (worker > 0) {
+        kill(worker, SIGKILL);
+        harness_wait(worker, 5000);
+        worker = 0;
+    }
+    harness_server_kill(&srv);
+    if (db) {
+        char sql[128];
+        unsetenv("PGOPTIONS");
+        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+        PGresult *r = PQexec(db, sql);
+        PQclear(r);
+        PQfinish(db);
+        db = NULL;
+    }
+    if (outdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", outdir);
+    }
+    curl_global_cleanup();
+}
+
+TestSuite(api_e2e, .init = init, .fini = fini, .timeout = 240);
+
+/* Own schema, then server and worker inside it. */
+static void up(void)
+{
+    const char *url = harness_db_url_or_skip();
+    char sql[128], opts[128];
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(schema, sizeof schema, "tbtest_api_e2e_%ld", (long)getpid());
+    db = api_db();
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+    e2e_sql(sql);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    e2e_sql(sql);
+    snprintf(sql, sizeof sql, "SET search_path = %s", schema);
+    e2e_sql(sql);
+    snprintf(opts, sizeof opts, "-c search_path=%s", schema);
+    setenv("PGOPTIONS", opts, 1); /* the server, worker and CLI inherit it */
+    cr_assert_eq(harness_server_start(&srv, NULL, NULL), 0, "tradebench-server did not start");
+
+    snprintf(worker_log, sizeof worker_log, "%s/tb-it-e2e-worker-%ld.log", tmp, (long)getpid());
+    char dburl[1024];
+    snprintf(dburl, sizeof dburl, "TB_DATABASE_URL=%s", url);
+    const char *env[] = { dburl, "TB_WORKER_CONCURRENCY=2", "TB_LOG_LEVEL=info", "TB_DATA=", NULL };
+    char *argv[] = { (char *)TB_WORKER_BIN, NULL };
+    worker = harness_spawn(TB_WORKER_BIN, argv, env, worker_log);
+    cr_assert_gt(worker, 0);
+    snprintf(outdir, sizeof outdir, "%s/tb-it-e2e-%ld", tmp, (long)getpid());
+}
+
+static void down(void)
+{
+    kill(worker, SIGTERM);
+    int wrc = harness_wait(worker, 20000);
+    worker = 0;
+    if (wrc != 0) {
+        char *log = harness_slurp(worker_log);
+        fprintf(stderr, "---- worker log ----\n%s\n", log ? log : "");
+        free(log);
+    }
+    cr_assert_eq(wrc, 0, "tradebench-worker exit status %d after SIGTERM", wrc);
+    unlink(worker_log);
+    int rc = harness_server_stop(&srv);
+    cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Poll GET /runs/{id} until its status is final (or `until`); returns the run. */
+static json_t *poll_run(long long id, const char *until, double timeout_s, int *saw_running)
+{
+    char path[64];
+    double t0 = now_s();
+    snprintf(path, sizeof path, "/runs/%lld", id);
+    for (;;) {
+        struct api_resp r;
+        api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+        api_expect(&r, 200);
+        json_t *run = api_json(&r);
+        api_resp_free(&r);
+        const char *st = json_string_value(json_object_get(run, "status"));
+        double progress = json_real_value(json_object_get(run, "progress"));
+        cr_assert(progress >= 0 && progress <= 1);
+        if (saw_running && !strcmp(st, "running"))
+            *saw_running = 1;
+        if ((until && !strcmp(st, until)) || !strcmp(st, "succeeded") || !strcmp(st, "failed") ||
+            !strcmp(st, "cancelled"))
+            return run;
+        if (now_s() - t0 > timeout_s) {
+            char *log = harness_slurp(worker_log);
+            cr_assert_fail("run %lld still %s after %.0f s; worker log:\n%s", id, st, timeout_s,
+                           log ? log : "");
+        }
+        json_decref(run);
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Run the CLI with argv (NULL-terminated, argv[0] included); must exit 0. */
+static void cli(char *const argv[])
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s.cli.log", outdir);
+    const char *env[] = { "TB_DATA=", NULL };
+    pid_t pid = harness_spawn(TB_CLI_BIN, argv, env, log);
+    int rc = harness_wait(pid, 120000);
+    char *text = harness_slurp(log);
+    cr_assert_eq(rc, 0, "tradebench exit %d: %s", rc, text ? text : "");
+    free(text);
+    unlink(log);
+}
+
+/* GET path; body must equal the file's bytes. */
+static void same_as_file(const char *path, const char *file)
+{
+    struct api_resp r;
+    char *want = harness_slurp(file);
+    cr_assert_not_null(want, "%s missing", file);
+    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 200);
+    size_t n = strlen(want);
+    if (r.len != n || memcmp(r.body, want, n) != 0) {
+        size_t i = 0;
+        while (i < n && i < r.len && r.body[i] == want[i])
+            i++;
+        cr_assert_fail("%s != %s (%zu vs %zu bytes), first difference at byte %zu: '%.60s' vs '%.60s'",
+                       path, file, r.len, n, i, r.body + (i < r.len ? i : r.len), want + i);
+    }
+    free(want);
+    api_resp_free(&r);
+}
+
+Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
+{
+    struct api_resp r;
+    char path[128], file[400];
+    int saw_running = 0;
+    up();
+    api_call(&srv, "POST", "/backtests",
+             "{\"strategy\":\"trend_baseline\",\"params\":{\"fast\":10,\"slow\":30},"
+             "\"data\":\"synthetic\",\"seed\":7,\"universe\":20,\"start\":\"2014-01-01\","
+             "\"capital\":50000,\"max_weight\":0.2}",
+             NULL, NULL, &r);
+    api_expect(&r, 202);
+    long long id = api_run_id(&r, &(struct api_cleanup){ 0 });
+    api_resp_free(&r);
+
+    /* The same configuration through the command line. */
+    char *argv[] = { (char *)TB_CLI_BIN, "backtest", "--data", "synthetic", "--seed", "7",
+                     "--strategy", "trend_baseline", "--param", "fast=10", "--param", "slow=30",
+                     "--symbols", "20", "--start", "2014-01-01", "--capital", "50000",
+                     "--max-weight", "0.2", "--out", outdir, NULL };
+    cli(argv);
+
+    json_t *run = poll_run(id, NULL, 120, &saw_running);
+    cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "succeeded", "run: %s",
+                     json_string_value(json_object_get(run, "error")));
+    cr_assert_eq(json_real_value(json_object_get(run, "progress")), 1.0);
+    cr_assert(json_is_string(json_object_get(run, "started_at")));
+    cr_assert(json_is_string(json_object_get(run, "finished_at")));
+    cr_assert_eq(json_integer_value(json_object_get(run, "attempts")), 1);
+    cr_assert(json_is_object(json_object_get(run, "metrics")));
+    json_decref(run);
+
+    snprintf(path, sizeof path, "/runs/%lld/artifacts/orders_1d.csv", id);
+    snprintf(file, sizeof file, "%s/orders_1d.csv", outdir);
+    same_as_file(path, file);
+    snprintf(path, sizeof path, "/backtests/%lld/orders?format=csv", id);
+    same_as_file(path, file);
+    snprintf(path, sizeof path, "/runs/%lld/artifacts/equity_curve_1d.csv", id);
+    snprintf(file, sizeof file, "%s/equity_curve_1d.csv", outdir);
+    same_as_file(path, file);
+    snprintf(path, sizeof path, "/backtests/%lld/equity?format=csv", id);
+    same_as_file(path, file);
+    snprintf(path, sizeof path, "/runs/%lld/artifacts/metrics.json", id);
+    snprintf(file, sizeof file, "%s/metrics.json", outdir);
+    same_as_file(path, file);
+
+    /* The metrics summary is metrics.json's content. */
+    char *mj = harness_slurp(file);
+    json_t *want = json_loads(mj, 0, NULL);
+    free(mj);
+    snprintf(path, sizeof path, "/backtests/%lld", id);
+    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 200);
+    run = api_json(&r);
+    cr_assert(json_equal(json_object_get(run, "metrics"), want));
+    json_decref(run);
+    json_decref(want);
+    api_resp_free(&r);
+
+    /* The report is listed and served; the profile has the run's stages. */
+    snprintf(path, sizeof path, "/runs/%lld/artifacts/performance_report_1d.md", id);
+    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 200);
+    cr_assert(strncmp(r.content_type, "text/markdown", 13) == 0, "%s", r.content_type);
+    cr_assert(strncmp(r.body, "# Performance report", 20) == 0, "%.80s", r.body);
+    api_resp_free(&r);
+    snprintf(path, sizeof path, "/runs/%lld/profile", id);
+    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 200);
+    json_t *prof = api_json(&r);
+    cr_assert_eq(json_array_size(json_object_get(prof, "iterations")), 1);
+    cr_assert_gt(json_real_value(json_object_get(json_object_get(prof, "summary"), "median_wall_seconds")), 0);
+    cr_assert_gt(json_integer_value(json_object_get(json_object_get(prof, "summary"), "max_peak_rss_bytes")), 0);
+    cr_assert_eq(json_array_size(json_object_get(prof, "hotspots")), 3);
+    json_decref(prof);
+    api_resp_free(&r);
+    down();
+}
+
+Test(api_e2e, eod_small_report_and_cancel_over_http)
+{
+    struct api_resp r;
+    char path[128], file[400];
+    up();
+    /* A long run first (many iterations), to cancel while it runs. */
+    api_call(&srv, "POST", "/runs", "{\"job\":\"BACKTEST_MEDIUM\",\"iterations\":100}", NULL,
+             NULL, &r);
+    api_expect(&r, 202);
+    long long longrun = api_run_id(&r, &(struct api_cleanup){ 0 });
+    api_resp_free(&r);
+    api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", NULL, NULL, &r);
+    api_expect(&r, 202);
+    long long eod = api_run_id(&r, &(struct api_cleanup){ 0 });
+    api_resp_free(&r);
+
+    json_t *run = poll_run(longrun, "running", 60, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "running");
+    json_decref(run);
+    snprintf(path, sizeof path, "/runs/%lld/cancel", longrun);
+    double t0 = now_s();
+    api_call(&srv, "POST", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 202);
+    api_resp_free(&r);
+    run = poll_run(longrun, NULL, 30, NULL);
+    double took = now_s() - t0;
+    cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "cancelled");
+    cr_assert(json_is_string(json_object_get(run, "finished_at")));
+    json_decref(run);
+    fprintf(stderr, "running run cancelled over HTTP in %.2f s\n", took);
+    cr_assert_lt(took, 5.0, "cancel took %.2f s", took);
+    api_call(&srv, "POST", path, NULL, NULL, NULL, &r);
+    api_expect_problem(&r, 409, "conflict");
+    api_resp_free(&r);
+
+    /* EOD_SMALL: succeeded, with the CLI's orders and its report and targets. */
+    run = poll_run(eod, NULL, 120, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "succeeded", "%s",
+                     json_string_value(json_object_get(run, "error")));
+    json_decref(run);
+    snprintf(path, sizeof path, "/runs/%lld/artifacts", eod);
+    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 200);
+    for (const char *const *n = (const char *const[]){ "orders_1d.csv", "equity_curve_1d.csv",
+                                                       "metrics.json", "performance_report_1d.md",
+                                                       "targets_1d.csv", NULL };
+         *n; n++)
+        cr_assert(strstr(r.body, *n) != NULL, "%s not listed: %s", *n, r.body);
+    api_resp_free(&r);
+    char *argv[] = { (char *)TB_CLI_BIN, "run-daily", "--out", outdir, NULL };
+    cli(argv);
+    snprintf(path, sizeof path, "/runs/%lld/artifacts/orders_1d.csv", eod);
+    snprintf(file, sizeof file, "%s/orders_1d.csv", outdir);
+    same_as_file(path, file);
+    snprintf(path, sizeof path, "/runs/%lld/artifacts/targets_1d.csv", eod);
+    snprintf(file, sizeof file, "%s/targets_1d.csv", outdir);
+    same_as_file(path, file);
+    down();
+}
