@@ -4,8 +4,10 @@
 #   deploy/setup.sh run    install missing packages, build Release into build/,
 #                          start PostgreSQL (Debian cluster), create role + db,
 #                          migrate, (re)start tradebench-server and one
-#                          tradebench-worker in the background, print /health
-#                          and, last, the dashboard URL (web/ is built by npm).
+#                          tradebench-worker in the background, print /health,
+#                          run EOD_SMALL through the API (POST /runs, poll,
+#                          download its report into output/) and, last, the
+#                          dashboard URL (web/ is built by npm).
 #   deploy/setup.sh test   the same, plus an ASan+UBSan Debug build in
 #                          build-asan/, a tradebench_test database, and ctest.
 #   deploy/setup.sh stop   stop the server and worker started by `run`.
@@ -193,6 +195,53 @@ wait_health() {
     die "$url did not answer 200 within 60 s"
 }
 
+# ---- EOD_SMALL through the API ------------------------------------------------
+# json_get <expr>: evaluate a Python expression over the JSON document on stdin
+# (bound to d), e.g. json_get 'd["id"]'.
+json_get() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+# POST {"job":"EOD_SMALL"}, poll the run until it finishes, download its report
+# into output/ and print the run's URL, status, timings and headline metrics.
+run_eod_small() {
+    local base="http://$TB_LISTEN" body id url status i auth=()
+    [[ -n "${TB_API_TOKEN:-}" ]] && auth=(-H "Authorization: Bearer $TB_API_TOKEN")
+    log "api: POST $base/runs {\"job\":\"EOD_SMALL\"}"
+    body="$(curl -sS --max-time 10 -X POST "$base/runs" -H 'Content-Type: application/json' \
+        "${auth[@]}" -d '{"job":"EOD_SMALL"}')" || die "POST $base/runs failed"
+    id="$(printf '%s' "$body" | json_get 'd["id"]' 2>/dev/null)" ||
+        die "POST $base/runs did not queue a run: $body"
+    url="$base/runs/$id"
+    log "api: run $id queued; polling $url"
+    for i in $(seq 1 600); do  # up to 5 minutes
+        body="$(curl -fsS --max-time 5 "$url")" || die "GET $url failed"
+        status="$(printf '%s' "$body" | json_get 'd["status"]')"
+        case "$status" in succeeded | failed | cancelled) break ;; esac
+        sleep 0.5
+    done
+    if [[ "$status" != succeeded ]]; then
+        tail -n 20 "$VAR/log/tradebench-worker.log" >&2 || true
+        die "EOD_SMALL run $id is $status: $(printf '%s' "$body" | json_get 'd["error"]')" \
+            "(worker log: var/log/tradebench-worker.log)"
+    fi
+    mkdir -p output
+    curl -fsS --max-time 30 "$url/artifacts/performance_report_1d.md" \
+        -o output/performance_report_1d.md || die "downloading the report failed"
+    printf '%s' "$body" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+m = d.get("metrics") or {}
+def f(k, fmt="{:.4f}"):
+    v = m.get(k)
+    return "n/a" if v is None else fmt.format(v)
+print("EOD_SMALL run %d: %s (created %s, finished %s)" % (d["id"], d["status"], d["created_at"], d["finished_at"]))
+print("  total_return %s  cagr %s  sharpe %s  max_drawdown %s  n_orders %s" % (
+    f("total_return"), f("cagr"), f("sharpe"), f("max_drawdown"), f("n_orders", "{}")))'
+    echo "Run:     $url"
+    echo "Report:  $url/artifacts/performance_report_1d.md"
+    echo "         saved to $ROOT/output/performance_report_1d.md"
+    echo "Also:    $url/artifacts (orders, equity curve, metrics, targets) and $url/profile"
+}
+
 # ---- subcommands --------------------------------------------------------------
 setup_common() {
     require_root
@@ -214,10 +263,7 @@ cmd_run() {
     setup_common
 
     # >>> ENGINE HOOK — EOD_SMALL through the API ------------------------------
-    # Once POST /runs exists: POST {"job":"EOD_SMALL"} to http://$TB_LISTEN/runs,
-    # poll the Location until the run is succeeded, and print where its report
-    # (performance_report_1d.md) can be fetched. Until then /health (above) is
-    # the proof of life.
+    run_eod_small
     # <<< ENGINE HOOK -------------------------------------------------------------
 
     log "ready in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s:" \
