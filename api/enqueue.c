@@ -71,6 +71,24 @@ static int enqueue_key_ok(const char *key)
     return 1;
 }
 
+/* The params as compact JSON text with the fewest significant digits (15,
+ * 16 or 17) that still parse back to the same doubles: jsonb stores numbers
+ * as decimal numerics, so %.17g would show 0.2 as 0.20000000000000001 to
+ * every client, while %.15g alone could change a value. Caller free()s. */
+static char *enqueue_params_text(const json_t *params)
+{
+    for (int prec = 15; prec < 17; prec++) {
+        char *text = json_dumps(params, JSON_COMPACT | JSON_REAL_PRECISION(prec));
+        json_t *back = text ? json_loads(text, 0, NULL) : NULL;
+        int same = back && json_equal(back, params);
+        json_decref(back);
+        if (same)
+            return text;
+        free(text);
+    }
+    return json_dumps(params, JSON_COMPACT | JSON_REAL_PRECISION(17));
+}
+
 /* 202/200 with the run at row 0 and its Location. */
 static void enqueue_reply_run(struct http_reply *rep, const PGresult *res, int status)
 {
@@ -100,7 +118,7 @@ void enqueue_run(const struct http_request *req, struct http_reply *rep,
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    params = json_dumps(spec->params, JSON_COMPACT);
+    params = enqueue_params_text(spec->params);
     snprintf(iterations, sizeof iterations, "%d", spec->iterations);
     const char *args[6] = { spec->kind, spec->job, params, iterations, spec->phase, key };
 
