@@ -3,8 +3,9 @@
  * (header-only: every function is static inline, so each test binary takes
  * what it uses). A libcurl call that captures the headers the API tests
  * look at (Location, Content-Disposition, Idempotent-Replayed, ...) and the
- * total time; a libpq connection to the test database for seeding and
- * checking rows; bookkeeping that deletes the runs a test created.
+ * total time; a private schema per test process (PGOPTIONS search_path,
+ * inherited by the server and worker it starts) and a libpq connection in
+ * it for seeding and checking rows.
  */
 #ifndef TB_TEST_API_CLIENT_H
 #define TB_TEST_API_CLIENT_H
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -166,6 +168,8 @@ static inline void api_expect_problem(const struct api_resp *r, long status, con
 
 /* ---- database ------------------------------------------------------------- */
 
+/* A connection to the test database (in the test's schema once
+ * api_schema_enter() has run: it sets PGOPTIONS). */
 static inline PGconn *api_db(void)
 {
     const char *url = harness_db_url_or_skip();
@@ -174,6 +178,43 @@ static inline PGconn *api_db(void)
     PGresult *r = PQexec(db, "SET client_min_messages = warning");
     PQclear(r);
     return db;
+}
+
+/* The test process's own schema, "tbtest_<tag>_<pid>": created empty, and
+ * PGOPTIONS set so that every connection made from now on — this process's,
+ * and the server's, worker's and CLI's it starts, which inherit the
+ * environment — uses it (the server applies the migrations into it). Runs
+ * of parallel tests, of other test binaries and of any worker outside the
+ * schema never meet. Returns a connection inside the schema. */
+static inline PGconn *api_schema_enter(const char *tag, char *schema, size_t n)
+{
+    char sql[256], opts[128];
+    PGconn *db = api_db();
+    snprintf(schema, n, "tbtest_%s_%ld", tag, (long)getpid());
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema,
+             schema);
+    PGresult *r = PQexec(db, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    snprintf(opts, sizeof opts, "-c search_path=%s", schema);
+    setenv("PGOPTIONS", opts, 1);
+    PQfinish(db);
+    return api_db();
+}
+
+/* Drop the schema (and everything in it); closes db. Safe to call twice. */
+static inline void api_schema_leave(PGconn *db, const char *schema)
+{
+    char sql[128];
+    if (!db)
+        return;
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fprintf(stderr, "dropping %s: %s", schema, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(db);
+    unsetenv("PGOPTIONS");
 }
 
 /* PQexecParams (text) that must succeed; caller PQclear()s. */
@@ -196,39 +237,13 @@ static inline long long api_sql_int(PGconn *db, const char *sql, int n, const ch
     return v;
 }
 
-/* Runs a test created, deleted (with their results) at the end. */
-struct api_cleanup {
-    long long ids[512];
-    size_t n;
-};
-
-static inline void api_track(struct api_cleanup *c, long long id)
-{
-    if (id > 0 && c->n < sizeof c->ids / sizeof c->ids[0])
-        c->ids[c->n++] = id;
-}
-
-static inline void api_cleanup_run(struct api_cleanup *c, PGconn *db)
-{
-    char id[32];
-    for (size_t i = 0; i < c->n; i++) {
-        const char *p[1] = { id };
-        snprintf(id, sizeof id, "%lld", c->ids[i]);
-        PGresult *r = PQexecParams(db, "DELETE FROM runs WHERE id = $1::bigint", 1, NULL, p,
-                                   NULL, NULL, 0);
-        PQclear(r);
-    }
-    c->n = 0;
-}
-
-/* The id of the run in a 200/202 body (tracked for cleanup). */
-static inline long long api_run_id(const struct api_resp *r, struct api_cleanup *c)
+/* The id of the run in a 200/202 body. */
+static inline long long api_run_id(const struct api_resp *r)
 {
     json_t *doc = api_json(r);
     long long id = json_integer_value(json_object_get(doc, "id"));
     json_decref(doc);
     cr_assert_gt(id, 0, "no id in %.300s", r->body);
-    api_track(c, id);
     return id;
 }
 

@@ -5,8 +5,8 @@
  * are byte-identical to what `tradebench backtest` writes for the same
  * configuration; EOD_SMALL through POST /runs ends with its report and
  * targets; a running run is cancelled over HTTP. Each test lives in its own
- * schema (PGOPTIONS search_path, inherited by both processes), so workers of
- * other tests never see its runs; the schema is dropped at the end.
+ * schema (api_schema_enter: PGOPTIONS search_path, inherited by both
+ * processes), so workers of other tests never see its runs.
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -27,14 +27,6 @@ static PGconn *db;
 static pid_t worker;
 static char schema[64], worker_log[256], outdir[256];
 
-static void e2e_sql(const char *sql)
-{
-    PGresult *r = PQexec(db, sql);
-    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-              "%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-}
-
 static void init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -48,15 +40,8 @@ static void fini(void)
         worker = 0;
     }
     harness_server_kill(&srv);
-    if (db) {
-        char sql[128];
-        unsetenv("PGOPTIONS");
-        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-        PGresult *r = PQexec(db, sql);
-        PQclear(r);
-        PQfinish(db);
-        db = NULL;
-    }
+    api_schema_leave(db, schema);
+    db = NULL;
     if (outdir[0]) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
@@ -68,22 +53,12 @@ static void fini(void)
 
 TestSuite(api_e2e, .init = init, .fini = fini, .timeout = 240);
 
-/* Own schema, then server and worker inside it. */
+/* Own schema (api_schema_enter), then server and worker inside it. */
 static void up(void)
 {
     const char *url = harness_db_url_or_skip();
-    char sql[128], opts[128];
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(schema, sizeof schema, "tbtest_api_e2e_%ld", (long)getpid());
-    db = api_db();
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-    e2e_sql(sql);
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
-    e2e_sql(sql);
-    snprintf(sql, sizeof sql, "SET search_path = %s", schema);
-    e2e_sql(sql);
-    snprintf(opts, sizeof opts, "-c search_path=%s", schema);
-    setenv("PGOPTIONS", opts, 1); /* the server, worker and CLI inherit it */
+    db = api_schema_enter("api_e2e", schema, sizeof schema);
     cr_assert_eq(harness_server_start(&srv, NULL, NULL), 0, "tradebench-server did not start");
 
     snprintf(worker_log, sizeof worker_log, "%s/tb-it-e2e-worker-%ld.log", tmp, (long)getpid());
@@ -196,7 +171,7 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
              "\"capital\":50000,\"max_weight\":0.2}",
              NULL, NULL, &r);
     api_expect(&r, 202);
-    long long id = api_run_id(&r, &(struct api_cleanup){ 0 });
+    long long id = api_run_id(&r);
     api_resp_free(&r);
 
     /* The same configuration through the command line. */
@@ -272,11 +247,11 @@ Test(api_e2e, eod_small_report_and_cancel_over_http)
     api_call(&srv, "POST", "/runs", "{\"job\":\"BACKTEST_MEDIUM\",\"iterations\":100}", NULL,
              NULL, &r);
     api_expect(&r, 202);
-    long long longrun = api_run_id(&r, &(struct api_cleanup){ 0 });
+    long long longrun = api_run_id(&r);
     api_resp_free(&r);
     api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", NULL, NULL, &r);
     api_expect(&r, 202);
-    long long eod = api_run_id(&r, &(struct api_cleanup){ 0 });
+    long long eod = api_run_id(&r);
     api_resp_free(&r);
 
     json_t *run = poll_run(longrun, "running", 60, NULL);

@@ -15,7 +15,7 @@
 
 static struct tb_server srv;
 static PGconn *db;
-static struct api_cleanup created;
+static char schema[64];
 
 static void init(void)
 {
@@ -24,12 +24,9 @@ static void init(void)
 
 static void fini(void)
 {
-    if (db) {
-        api_cleanup_run(&created, db);
-        PQfinish(db);
-        db = NULL;
-    }
     harness_server_kill(&srv);
+    api_schema_leave(db, schema);
+    db = NULL;
     curl_global_cleanup();
 }
 
@@ -41,14 +38,14 @@ Test(api_outage, run_endpoints_answer_503_while_the_database_is_down)
     char via[512], path[64], key[96], hdr[128];
     struct api_resp r;
     const char *url = harness_db_url_or_skip();
-    db = api_db();
+    db = api_schema_enter("api_outage", schema, sizeof schema);
     proxy_start(&px, url, via, sizeof via);
     cr_assert_eq(harness_server_start(&srv, via, NULL), 0, "server did not start via the proxy");
 
     api_call(&srv, "POST", "/backtests", "{\"strategy\":\"ema_trend\",\"universe\":3}", NULL, NULL,
              &r);
     api_expect(&r, 202);
-    long long id = api_run_id(&r, &created);
+    long long id = api_run_id(&r);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/runs/%lld", id);
     api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
@@ -98,10 +95,9 @@ Test(api_outage, run_endpoints_answer_503_while_the_database_is_down)
                  "the POST made during the outage stored a run");
     api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", hdr, NULL, &r);
     api_expect(&r, 202);
-    api_run_id(&r, &created);
+    api_run_id(&r);
     api_resp_free(&r);
 
-    api_cleanup_run(&created, db);
     int rc = harness_server_stop(&srv);
     cr_assert_eq(rc, 0, "exit status %d", rc);
     proxy_stop(&px);

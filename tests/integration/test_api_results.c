@@ -27,7 +27,7 @@
 
 static struct tb_server srv;
 static PGconn *db;
-static struct api_cleanup created;
+static char schema[64];
 
 static void init(void)
 {
@@ -36,12 +36,9 @@ static void init(void)
 
 static void fini(void)
 {
-    if (db) {
-        api_cleanup_run(&created, db);
-        PQfinish(db);
-        db = NULL;
-    }
     harness_server_kill(&srv);
+    api_schema_leave(db, schema);
+    db = NULL;
     curl_global_cleanup();
 }
 
@@ -49,13 +46,12 @@ TestSuite(api_results, .init = init, .fini = fini, .timeout = 180);
 
 static void up(void)
 {
-    db = api_db();
+    db = api_schema_enter("api_results", schema, sizeof schema);
     cr_assert_eq(harness_server_start(&srv, NULL, NULL), 0, "tradebench-server did not start");
 }
 
 static void down(void)
 {
-    api_cleanup_run(&created, db);
     int rc = harness_server_stop(&srv);
     cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
 }
@@ -157,7 +153,6 @@ static void seed(const char *body, struct seeded *s)
                         "1, now(), now(), now()) RETURNING id",
                         1, p1);
     free(params);
-    api_track(&created, s->id);
     snprintf(s->ids, sizeof s->ids, "%lld", s->id);
 
     /* orders, in artifact order (seq), as unnest() arrays */
@@ -595,7 +590,7 @@ Test(api_results, run_metrics_summary_and_profile)
 
     /* A run without results yet: an empty profile and list, 409 for results. */
     api_call(&srv, "POST", "/backtests", "{\"strategy\":\"ema_trend\",\"universe\":2}", NULL, NULL, &r);
-    long long q = api_run_id(&r, &created);
+    long long q = api_run_id(&r);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/runs/%lld/profile", q);
     api_call(&srv, "GET", path, NULL, NULL, NULL, &r);

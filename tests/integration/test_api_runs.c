@@ -20,7 +20,7 @@
 
 static struct tb_server srv;
 static PGconn *db;
-static struct api_cleanup created;
+static char schema[64];
 
 static void init(void)
 {
@@ -29,12 +29,9 @@ static void init(void)
 
 static void fini(void)
 {
-    if (db) {
-        api_cleanup_run(&created, db);
-        PQfinish(db);
-        db = NULL;
-    }
     harness_server_kill(&srv);
+    api_schema_leave(db, schema);
+    db = NULL;
     curl_global_cleanup();
 }
 
@@ -42,13 +39,12 @@ TestSuite(api_runs, .init = init, .fini = fini, .timeout = 120);
 
 static void up(const char *token)
 {
-    db = api_db();
+    db = api_schema_enter("api_runs", schema, sizeof schema);
     cr_assert_eq(harness_server_start(&srv, NULL, token), 0, "tradebench-server did not start");
 }
 
 static void down(void)
 {
-    api_cleanup_run(&created, db);
     int rc = harness_server_stop(&srv);
     cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
 }
@@ -76,7 +72,7 @@ Test(api_runs, post_run_is_202_with_location_and_a_queued_row)
              NULL, NULL, &r);
     api_expect(&r, 202);
     cr_assert_str_eq(r.content_type, "application/json");
-    long long id = api_run_id(&r, &created);
+    long long id = api_run_id(&r);
     snprintf(path, sizeof path, "/runs/%lld", id);
     cr_assert_str_eq(r.location, path);
 
@@ -147,7 +143,7 @@ Test(api_runs, post_backtest_is_202_with_every_option_normalised)
         "\"max_weight\":0.5,\"rebalance_band\":0.05}";
     api_call(&srv, "POST", "/backtests", body, NULL, NULL, &r);
     api_expect(&r, 202);
-    long long id = api_run_id(&r, &created);
+    long long id = api_run_id(&r);
     snprintf(path, sizeof path, "/backtests/%lld", id);
     cr_assert_str_eq(r.location, path);
     json_t *run = api_json(&r);
@@ -269,9 +265,8 @@ Test(api_runs, invalid_bodies_name_the_field_and_store_nothing)
     api_expect_problem(&m, 501, "not-implemented");
     cr_assert_eq(key_rows(key), 0);
     api_resp_free(&m);
-    /* Parallel tests of this binary may insert runs meanwhile, but never
-     * fewer: a strict before/after equality is checked by the keys above. */
-    cr_assert_geq(api_sql_int(db, "SELECT count(*) FROM runs", 0, NULL), before);
+    /* The schema is this test's own: nothing at all was stored. */
+    cr_assert_eq(api_sql_int(db, "SELECT count(*) FROM runs", 0, NULL), before);
     down();
 }
 
@@ -285,12 +280,12 @@ Test(api_runs, idempotency_key_replays_the_same_run)
     const char *body = "{\"strategy\":\"buy_and_hold\",\"universe\":3,\"data\":\"synthetic\"}";
     api_call(&srv, "POST", "/backtests", body, hdr, NULL, &a);
     api_expect(&a, 202);
-    long long id = api_run_id(&a, &created);
+    long long id = api_run_id(&a);
     cr_assert_str_eq(a.replayed, "");
 
     api_call(&srv, "POST", "/backtests", body, hdr, NULL, &b);
     api_expect(&b, 200);
-    cr_assert_eq(api_run_id(&b, &created), id);
+    cr_assert_eq(api_run_id(&b), id);
     cr_assert_str_eq(b.replayed, "true");
     cr_assert_str_eq(b.location, a.location);
     cr_assert_eq(key_rows(key), 1);
@@ -343,7 +338,7 @@ Test(api_runs, concurrent_requests_with_one_key_create_one_run)
         cr_assert(x[i].r.status == 202 || x[i].r.status == 200, "status %ld: %s", x[i].r.status,
                   x[i].r.body);
         created_n += x[i].r.status == 202;
-        long long got = api_run_id(&x[i].r, &created);
+        long long got = api_run_id(&x[i].r);
         if (!id)
             id = got;
         cr_assert_eq(got, id);
@@ -382,7 +377,7 @@ Test(api_runs, post_answers_fast_while_a_worker_holds_locks)
                  "{\"strategy\":\"ema_trend\",\"universe\":50,\"data\":\"synthetic\"}", NULL, NULL,
                  &r);
         api_expect(&r, 202);
-        api_run_id(&r, &created);
+        api_run_id(&r);
         t[i] = r.seconds * 1000.0;
         api_resp_free(&r);
     }
@@ -446,7 +441,7 @@ Test(api_runs, unknown_or_malformed_ids_are_404)
     /* A standard run that is not a backtest result (none here) and a run
      * that is: /backtests/{id} serves EOD_SMALL too. */
     api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", NULL, NULL, &r);
-    long long id = api_run_id(&r, &created);
+    long long id = api_run_id(&r);
     api_resp_free(&r);
     char path[64];
     snprintf(path, sizeof path, "/backtests/%lld", id);
@@ -504,7 +499,7 @@ Test(api_runs, list_filters_and_walks_pages_without_duplicates)
                  i < 4 ? "EOD_SMALL" : "BACKTEST_MEDIUM", phase);
         api_call(&srv, "POST", "/runs", body, NULL, NULL, &r);
         api_expect(&r, 202);
-        mine[i] = api_run_id(&r, &created);
+        mine[i] = api_run_id(&r);
         api_resp_free(&r);
     }
     /* All seven, newest first, in pages of 3, 3, 1. */
@@ -591,7 +586,7 @@ Test(api_runs, cancel_queued_running_and_finished_runs)
     up(NULL);
     /* Queued -> cancelled at once. */
     api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", NULL, NULL, &r);
-    long long q = api_run_id(&r, &created);
+    long long q = api_run_id(&r);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/runs/%lld/cancel", q);
     api_call(&srv, "POST", path, NULL, NULL, NULL, &r);
@@ -614,7 +609,7 @@ Test(api_runs, cancel_queued_running_and_finished_runs)
     PGresult *res = PQexec(listener, "LISTEN tb_cancel");
     PQclear(res);
     api_call(&srv, "POST", "/runs", "{\"job\":\"BACKTEST_MEDIUM\"}", NULL, NULL, &r);
-    long long run = api_run_id(&r, &created);
+    long long run = api_run_id(&r);
     api_resp_free(&r);
     snprintf(ids, sizeof ids, "%lld", run);
     const char *p[1] = { ids };
@@ -638,9 +633,8 @@ Test(api_runs, cancel_queued_running_and_finished_runs)
         PQconsumeInput(listener);
         PGnotify *n = PQnotifies(listener);
         if (n) {
-            cr_assert_str_eq(n->relname, "tb_cancel");
-            cr_assert_str_eq(n->extra, ids);
-            heard = 1;
+            /* channels are database-wide: other tests' cancels may pass by */
+            heard = strcmp(n->relname, "tb_cancel") == 0 && strcmp(n->extra, ids) == 0;
             PQfreemem(n);
         } else {
             struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -690,7 +684,7 @@ Test(api_runs, bearer_token_guards_the_mutating_routes)
     api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", "Authorization: Bearer tok-123",
              NULL, &r);
     api_expect(&r, 202);
-    long long id = api_run_id(&r, &created);
+    long long id = api_run_id(&r);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/runs/%lld/cancel", id);
     api_call(&srv, "POST", path, NULL, NULL, NULL, &r);
@@ -726,7 +720,7 @@ Test(api_runs, metrics_count_requests_by_route_and_status_and_the_queue)
     struct api_resp r;
     up(NULL);
     api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", NULL, NULL, &r);
-    long long id = api_run_id(&r, &created);
+    long long id = api_run_id(&r);
     api_resp_free(&r);
     for (int i = 0; i < 3; i++) {
         char path[64];
@@ -754,13 +748,11 @@ Test(api_runs, metrics_count_requests_by_route_and_status_and_the_queue)
     cr_assert_eq(metric(m, "tradebench_http_request_duration_seconds_bucket{route=\"/runs/{id}\",method=\"GET\",le=\"+Inf\"}"), 4);
     cr_assert_geq(metric(m, "tradebench_http_request_duration_seconds_sum{route=\"/runs/{id}\",method=\"GET\"}"), 0);
     cr_assert(strstr(m, "# TYPE tradebench_http_request_duration_seconds histogram\n") != NULL);
-    long long queued = api_sql_int(db, "SELECT count(*) FROM runs WHERE status = 'queued'", 0, NULL);
-    double depth = metric(m, "tradebench_queue_depth");
-    /* Other tests of this binary may enqueue meanwhile: same order of magnitude. */
-    cr_assert_geq(depth, 1);
-    cr_assert_geq(metric(m, "tradebench_runs{status=\"queued\"}"), 1);
-    cr_assert_geq(metric(m, "tradebench_runs{status=\"succeeded\"}"), 0);
-    cr_assert_leq(depth, (double)queued + 1000);
+    /* The schema is this test's own: exactly its one queued run. */
+    cr_assert_eq(metric(m, "tradebench_queue_depth"), 1);
+    cr_assert_eq(metric(m, "tradebench_runs{status=\"queued\"}"), 1);
+    cr_assert_eq(metric(m, "tradebench_runs{status=\"succeeded\"}"), 0);
+    cr_assert_geq(metric(m, "tradebench_queue_oldest_age_seconds"), 0);
     cr_assert_eq(metric(m, "tradebench_database_up"), 1);
     api_resp_free(&r);
     down();
