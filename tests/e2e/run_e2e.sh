@@ -2,7 +2,8 @@
 # tests/e2e/run_e2e.sh SERVER_BIN WORKER_BIN — the dashboard in a real browser.
 #
 # Starts tradebench-server (with an API token, serving web/dist) and one
-# tradebench-worker on a free loopback port against TB_TEST_DATABASE_URL,
+# tradebench-worker on a free loopback port against TB_TEST_DATABASE_URL
+# (in a schema of their own, dropped afterwards),
 # then runs tests/e2e/*.test.mjs with node's test runner: playwright-core
 # driving Debian's headless chromium. Exit 77 (ctest: skipped) when the
 # database, chromium, node or the npm packages are missing; setup.sh
@@ -27,6 +28,13 @@ if [[ ! -f "$ROOT/web/dist/index.html" ]]; then
     (cd "$ROOT/web" && npm run --silent build) || { echo "e2e: web build failed"; exit 1; }
 fi
 
+command -v psql >/dev/null || skip "psql not installed (apt-get install postgresql-client)"
+
+# A private schema (PGOPTIONS search_path, inherited by server and worker):
+# the worker sees only this test's runs, nothing left queued by others.
+SCHEMA="tb_e2e_$$"
+psql "$TB_TEST_DATABASE_URL" -Xq -v ON_ERROR_STOP=1 -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" \
+    -c "CREATE SCHEMA $SCHEMA" || { echo "e2e: cannot create schema $SCHEMA"; exit 1; }
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tb-e2e-XXXXXX")"
 SHOTS="${TB_E2E_SHOTS:-$WORK/shots}"
 mkdir -p "$SHOTS"
@@ -42,6 +50,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     rm -rf "$WORK"
+    PGOPTIONS= psql "$TB_TEST_DATABASE_URL" -Xq -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -51,6 +60,7 @@ free_port() {
 
 TOKEN="e2e-token-$$"
 export TB_DATABASE_URL="$TB_TEST_DATABASE_URL"
+export PGOPTIONS="-c search_path=$SCHEMA"
 export TB_WEB_DIR="$ROOT/web/dist"
 export TB_API_TOKEN="$TOKEN"
 export TB_LOG_LEVEL=info
