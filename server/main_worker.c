@@ -1,8 +1,8 @@
 /*
- * tradebench-worker — wiring only: read settings, block the signals the
- * event loop takes through its signalfd (SIGTERM, SIGINT, SIGCHLD), build
- * the worker id "host:pid" and hand over to worker_run() (server/worker.c),
- * which claims, executes and persists runs until SIGTERM/SIGINT.
+ * tradebench-worker — wiring only: read settings, build the worker id
+ * "host:pid" and hand over to worker_run() (server/worker.c), which claims,
+ * executes and persists runs until SIGTERM/SIGINT (it installs its own
+ * handlers; SIGTERM/SIGINT stay blocked until then, SIGPIPE is ignored).
  * Exit status: 0 after a graceful stop, 1 when the loop cannot start,
  * 2 for bad configuration.
  */
@@ -30,7 +30,7 @@ int main(void)
     struct settings cfg;
     struct worker_options opt;
     char err[1024], where[256], id[300], host[256];
-    sigset_t sigs, chld;
+    sigset_t sigs;
 
     if (settings_from_env(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "tradebench-worker: %s\n", err);
@@ -44,9 +44,6 @@ int main(void)
     logger_init("worker", cfg.log_level);
     mem_install_json();
     lifecycle_block_signals(&sigs);
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, NULL);
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
@@ -57,7 +54,7 @@ int main(void)
              TB_VERSION, id, where, opt.concurrency, opt.stale_seconds, opt.grace_seconds,
              opt.fault ? "; TEST FAULT INJECTION ON" : "");
 
-    int rc = worker_run(cfg.database_url, id, &opt, &sigs);
+    int rc = worker_run(cfg.database_url, id, &opt);
     worker_options_free(&opt);
     settings_free(&cfg);
     return rc;

@@ -16,8 +16,14 @@
  * reaped every 2 s. Stopping a child is SIGTERM, then SIGKILL after 500 ms.
  * While the database is away children keep running; the loop reconnects
  * with back-off and the next tick tells which runs are still ours.
+ *
+ * Signals (SIGTERM, SIGINT, SIGCHLD) reach the loop through a self-pipe
+ * written by a tiny handler, not through sigwait/signalfd: libraries linked
+ * for the engine (OpenBLAS) start threads before main() that do not block
+ * them, and the kernel may deliver a process signal to any such thread. A
+ * handler works in whichever thread runs it. The signals are blocked around
+ * fork() so a child never runs the parent's handler.
  */
-#define _GNU_SOURCE /* signalfd */
 #include "worker.h"
 
 #include <errno.h>
@@ -27,11 +33,12 @@
 #include <libpq-fe.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -100,7 +107,7 @@ struct worker {
     double next_connect;          /* when to try connecting again */
     int connect_delay_ms;         /* current back-off */
     int connect_attempts;         /* failures in a row */
-    int sfd;                      /* signalfd: SIGTERM, SIGINT, SIGCHLD */
+    int sig_fd;                   /* read end of the self-pipe: one byte per signal */
     struct worker_run *runs;      /* opt->concurrency slots */
     int n_active;                 /* slots in use */
     int draining;                 /* SIGTERM seen: claim nothing more */
@@ -253,6 +260,74 @@ static void worker_take_notifies(struct worker *w)
     }
 }
 
+/* ---- signals ---------------------------------------------------------------------- */
+
+/* The self-pipe: written by worker_on_signal (any thread), read by the loop.
+ * Set once in worker_signals_install() before the handlers exist. */
+static int worker_sig_pipe[2] = { -1, -1 };
+
+static void worker_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGCHLD);
+}
+
+/* Async-signal-safe: one write(), errno preserved. A full pipe drops the
+ * byte, which is fine: the loop only needs to wake up. */
+static void worker_signal_handler(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t n = write(worker_sig_pipe[1], &b, 1);
+    (void)n;
+    errno = saved;
+}
+
+/* Create the self-pipe, install the handlers and unblock the signals in
+ * this thread. 0, or -1 (logged). */
+static int worker_signals_install(void)
+{
+    struct sigaction sa;
+    sigset_t set;
+    if (pipe(worker_sig_pipe) != 0) {
+        log_error("pipe: %s", strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(worker_sig_pipe[i], F_SETFL, fcntl(worker_sig_pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(worker_sig_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = worker_signal_handler;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGCHLD, &sa, NULL) != 0) {
+        log_error("sigaction: %s", strerror(errno));
+        return -1;
+    }
+    worker_signal_set(&set);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return 0;
+}
+
+static void worker_signals_remove(void)
+{
+    sigset_t set;
+    worker_signal_set(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    for (int i = 0; i < 2; i++) {
+        if (worker_sig_pipe[i] >= 0)
+            close(worker_sig_pipe[i]);
+        worker_sig_pipe[i] = -1;
+    }
+}
+
 /* ---- run slots ------------------------------------------------------------------ */
 
 static void worker_run_close_child(struct worker_run *r)
@@ -313,9 +388,10 @@ static int worker_fork(struct worker *w, struct worker_run *r)
         worker_run_fail(w, r, msg);
         return -1;
     }
-    /* What the child must not hold: our signalfd, the database socket,
-     * other children's pipes and result files, and its own read end. */
-    close_fds[n_close++] = w->sfd;
+    /* What the child must not hold: the signal self-pipe, the database
+     * socket, other children's pipes and result files, its own read end. */
+    close_fds[n_close++] = worker_sig_pipe[0];
+    close_fds[n_close++] = worker_sig_pipe[1];
     if (w->conn && PQsocket(w->conn) >= 0)
         close_fds[n_close++] = PQsocket(w->conn);
     close_fds[n_close++] = fds[0];
@@ -342,10 +418,16 @@ static int worker_fork(struct worker *w, struct worker_run *r)
     };
     fflush(stdout);
     fflush(stderr);
+    /* The child starts with the signals blocked and unblocks them only
+     * after resetting their handlers: it never writes to our self-pipe. */
+    sigset_t block, old;
+    worker_signal_set(&block);
+    sigprocmask(SIG_BLOCK, &block, &old);
     double t0 = worker_now(), t0_wall = worker_wall();
     pid_t pid = fork();
     if (pid == 0)
         runexec_child_main(r->entry, &task); /* never returns */
+    sigprocmask(SIG_SETMASK, &old, NULL);
     close(fds[1]);
     if (pid < 0) {
         snprintf(msg, sizeof msg, "fork failed: %s", strerror(errno));
@@ -854,22 +936,19 @@ static int worker_timeout_ms(const struct worker *w, double now)
     return ms < 0 ? 0 : ms > 1000 ? 1000 : (int)ms;
 }
 
-int worker_run(const char *database_url, const char *worker_id, const struct worker_options *opt,
-               const sigset_t *sigs)
+int worker_run(const char *database_url, const char *worker_id, const struct worker_options *opt)
 {
     struct worker w;
-    sigset_t mask = *sigs;
     memset(&w, 0, sizeof w);
     w.url = database_url;
     w.id = worker_id;
     w.opt = opt;
     w.connect_delay_ms = 250;
-    sigaddset(&mask, SIGCHLD);
-    w.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (w.sfd < 0) {
-        log_error("signalfd: %s", strerror(errno));
+    if (worker_signals_install() < 0) {
+        worker_signals_remove();
         return 1;
     }
+    w.sig_fd = worker_sig_pipe[0];
     w.runs = mem_zalloc(sizeof *w.runs * (size_t)opt->concurrency);
     for (int i = 0; i < opt->concurrency; i++)
         w.runs[i].msg_fd = -1;
@@ -898,7 +977,7 @@ int worker_run(const char *database_url, const char *worker_id, const struct wor
         worker_take_notifies(&w); /* read by libpq during the statements above */
 
         nfds_t n = 0;
-        pfd[n] = (struct pollfd){ .fd = w.sfd, .events = POLLIN };
+        pfd[n] = (struct pollfd){ .fd = w.sig_fd, .events = POLLIN };
         pfd_run[n++] = NULL;
         int conn_slot = -1;
         if (w.conn && PQsocket(w.conn) >= 0) {
@@ -919,9 +998,11 @@ int worker_run(const char *database_url, const char *worker_id, const struct wor
         }
         now = worker_now();
         if (ready > 0 && (pfd[0].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            while (read(w.sfd, &si, sizeof si) == (ssize_t)sizeof si)
-                worker_on_signal(&w, (int)si.ssi_signo, now);
+            unsigned char sigs[64];
+            ssize_t got;
+            while ((got = read(w.sig_fd, sigs, sizeof sigs)) > 0)
+                for (ssize_t k = 0; k < got; k++)
+                    worker_on_signal(&w, sigs[k], now);
         }
         if (ready > 0 && conn_slot >= 0 && pfd[conn_slot].revents) {
             if (PQconsumeInput(w.conn) == 0) {
@@ -954,6 +1035,6 @@ int worker_run(const char *database_url, const char *worker_id, const struct wor
     free(w.runs);
     if (w.conn)
         PQfinish(w.conn);
-    close(w.sfd);
+    worker_signals_remove();
     return 0;
 }

@@ -3,14 +3,13 @@
  * each iteration in a forked child (runexec), follow its progress, heartbeat,
  * honour cancellation, requeue stale runs, persist results (persist), and
  * shut down gracefully. One thread, one PostgreSQL connection, one poll()
- * over the signalfd, the connection's socket (LISTEN/NOTIFY) and the
+ * over the signal self-pipe, the connection's socket (LISTEN/NOTIFY) and the
  * children's progress pipes. Owns every child it forks; never leaves one
  * behind (children also die with it through PR_SET_PDEATHSIG).
  */
 #ifndef TB_WORKER_H
 #define TB_WORKER_H
 
-#include <signal.h>
 #include <stddef.h>
 
 #include "settings.h"
@@ -34,11 +33,11 @@ int worker_options_load(struct worker_options *o, int concurrency, settings_look
                         void *ud, char *err, size_t errlen) __attribute__((warn_unused_result));
 void worker_options_free(struct worker_options *o);
 
-/* Run until SIGTERM/SIGINT (taken from the signalfd over *sigs, which must
- * already be blocked in the calling thread, SIGCHLD included) and every run
- * has finished or been released. worker_id is "host:pid". Returns the exit
- * status: 0 after a graceful stop, 1 when the loop could not start. */
-int worker_run(const char *database_url, const char *worker_id, const struct worker_options *opt,
-               const sigset_t *sigs);
+/* Run until SIGTERM/SIGINT and every run has finished or been released.
+ * Installs handlers for SIGTERM, SIGINT and SIGCHLD (a self-pipe) and
+ * unblocks them in the calling thread for the duration; call it from the
+ * main thread. worker_id is "host:pid". Returns the exit status: 0 after a
+ * graceful stop, 1 when the loop could not start. */
+int worker_run(const char *database_url, const char *worker_id, const struct worker_options *opt);
 
 #endif
