@@ -16,8 +16,9 @@ export function pct(v, digits = 2) {
 export function toSec(ts) {
   if (ts === null || ts === undefined || ts === '') return null;
   if (typeof ts === 'number') return ts > 1e11 ? ts / 1000 : ts;
-  const s = String(ts);
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2} \d/.test(s) ? s.replace(' ', 'T') : s);
+  // PostgreSQL's text form ("2020-01-02 00:00:00+00") made ISO 8601.
+  const s = String(ts).replace(/^(\d{4}-\d{2}-\d{2}) (\d)/, '$1T$2').replace(/(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?)([+-]\d\d)(\d\d)?$/, (m, t, h, mm) => `${t}${h}:${mm || '00'}`);
+  const ms = Date.parse(s);
   return Number.isNaN(ms) ? null : ms / 1000;
 }
 

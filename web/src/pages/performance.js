@@ -17,7 +17,7 @@ export function mountPerformance(root) {
   let stopped = false;
   const charts = [];
   replace(root, h('p.muted', 'Loading profiles…'));
-  getAll('/profiles', { limit: 500 }, 5000).then((items) => {
+  getAll('/profiles', {}, 5000).then((items) => {
     if (stopped) return;
     if (!items.length) {
       replace(root, h('section.card', h('h2', 'Performance'), h('p.muted', 'No profiled runs yet.')));
