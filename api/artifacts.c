@@ -53,7 +53,7 @@ void api_artifacts_list(const struct http_request *req, struct http_reply *rep)
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    PGresult *res = dbx_read(&conn, rep, ARTIFACTS_SQL_LIST, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_prepared(&conn, rep, ARTIFACTS_SQL_LIST, 1, args, DBX_TEXT);
     if (!res)
         return;
     if (PQntuples(res) == 0) {
@@ -115,7 +115,7 @@ void api_artifacts_get(const struct http_request *req, struct http_reply *rep)
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    PGresult *res = dbx_read(&conn, rep, ARTIFACTS_SQL_GET, 2, args, DBX_BINARY);
+    PGresult *res = dbx_read_prepared(&conn, rep, ARTIFACTS_SQL_GET, 2, args, DBX_BINARY);
     if (!res)
         return;
     if (PQntuples(res) == 0) {

@@ -52,7 +52,7 @@ void api_backtests_get(const struct http_request *req, struct http_reply *rep)
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    PGresult *res = dbx_read(&conn, rep, BACKTESTS_SQL_GET, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_prepared(&conn, rep, BACKTESTS_SQL_GET, 1, args, DBX_TEXT);
     if (!res)
         return;
     if (PQntuples(res) == 0)
@@ -85,7 +85,7 @@ static void backtests_results(const struct http_request *req, struct http_reply 
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    PGresult *res = dbx_read(&conn, rep, BACKTESTS_SQL_STATE, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_prepared(&conn, rep, BACKTESTS_SQL_STATE, 1, args, DBX_TEXT);
     if (!res)
         return;
     if (PQntuples(res) == 0) {

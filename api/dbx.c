@@ -5,11 +5,14 @@
  * statement, so reads are retried once on a fresh connection and only a
  * second failure becomes 503. Writes are never retried: the caller's
  * transaction simply fails (503) and the client may repeat it, safely when
- * it sent an Idempotency-Key.
+ * it sent an Idempotency-Key. Hot lookups use statements prepared once per
+ * backend session: a thread-local cache remembers which SQL texts are
+ * prepared on which backend (by PID), so a reconnect re-prepares.
  */
 #include "dbx.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "routes.h"
@@ -74,6 +77,92 @@ PGresult *dbx_read(PGconn **conn, struct http_reply *rep, const char *sql, int n
         if (PQstatus(*conn) == CONNECTION_OK) {
             res = dbx_exec(*conn, sql, nparams, params, (int)fmt, PGRES_TUPLES_OK, err,
                            sizeof err);
+            if (res)
+                return res;
+        }
+    }
+    dbx_reply_failure(*conn, rep, "reading", err);
+    return NULL;
+}
+
+#define DBX_PREPARED_MAX 32      /* distinct prepared statements per thread */
+
+/* What this pool thread has prepared on its current backend. */
+struct dbx_prepared {
+    int backend_pid;             /* session the names below exist in (0: none) */
+    const char *sql[DBX_PREPARED_MAX]; /* statement texts (static), index = name */
+    size_t n;
+};
+
+static _Thread_local struct dbx_prepared dbx_prep;
+
+/* Prepare sql on conn unless this session has it; its name into name. */
+static int dbx_prepare(PGconn *conn, const char *sql, int nparams, char *name, size_t n,
+                       char *err, size_t errlen)
+{
+    int pid = PQbackendPID(conn);
+    if (pid != dbx_prep.backend_pid) {
+        dbx_prep.backend_pid = pid;
+        dbx_prep.n = 0;
+    }
+    for (size_t i = 0; i < dbx_prep.n; i++) {
+        if (dbx_prep.sql[i] == sql) {
+            snprintf(name, n, "tb_api_%zu", i);
+            return 0;
+        }
+    }
+    if (dbx_prep.n == DBX_PREPARED_MAX) {
+        db_error_copy(err, errlen, NULL, "too many prepared statements");
+        return -1;
+    }
+    snprintf(name, n, "tb_api_%zu", dbx_prep.n);
+    PGresult *res = PQprepare(conn, name, sql, nparams, NULL);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        db_error_copy(err, errlen, NULL, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    dbx_prep.sql[dbx_prep.n++] = sql;
+    return 0;
+}
+
+static PGresult *dbx_exec_prepared(PGconn *conn, const char *sql, int nparams,
+                                   const char *const *params, int fmt, char *err, size_t errlen)
+{
+    char name[32];
+    if (dbx_prepare(conn, sql, nparams, name, sizeof name, err, errlen) < 0)
+        return NULL;
+    PGresult *res = PQexecPrepared(conn, name, nparams, params, NULL, NULL, fmt);
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "26000") == 0) {
+        /* Unknown statement: a new session that happens to reuse the PID. */
+        PQclear(res);
+        dbx_prep.backend_pid = 0;
+        if (dbx_prepare(conn, sql, nparams, name, sizeof name, err, errlen) < 0)
+            return NULL;
+        res = PQexecPrepared(conn, name, nparams, params, NULL, NULL, fmt);
+        if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+            return res;
+    }
+    db_error_copy(err, errlen, NULL, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *dbx_read_prepared(PGconn **conn, struct http_reply *rep, const char *sql, int nparams,
+                            const char *const *params, enum dbx_format fmt)
+{
+    char err[512];
+    PGresult *res = dbx_exec_prepared(*conn, sql, nparams, params, (int)fmt, err, sizeof err);
+    if (res)
+        return res;
+    if (PQstatus(*conn) != CONNECTION_OK) {
+        PQreset(*conn); /* a new session: dbx_prepare() sees the new PID */
+        if (PQstatus(*conn) == CONNECTION_OK) {
+            res = dbx_exec_prepared(*conn, sql, nparams, params, (int)fmt, err, sizeof err);
             if (res)
                 return res;
         }

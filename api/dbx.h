@@ -31,6 +31,15 @@ PGconn *dbx_conn(const struct http_request *req, struct http_reply *rep);
 PGresult *dbx_read(PGconn **conn, struct http_reply *rep, const char *sql, int nparams,
                    const char *const *params, enum dbx_format fmt);
 
+/* dbx_read() through a prepared statement: sql (a string with static
+ * storage, which is also the cache key) is prepared once per server session
+ * on the thread's connection and executed with PQexecPrepared, which skips
+ * parsing and planning on every later call. For hot lookups by key only:
+ * a prepared statement may run with a generic plan, which suits
+ * "WHERE id = $1" and not optional-filter queries. */
+PGresult *dbx_read_prepared(PGconn **conn, struct http_reply *rep, const char *sql, int nparams,
+                            const char *const *params, enum dbx_format fmt);
+
 /* A statement inside a transaction the caller opened with dbx_begin():
  * no retry. expect is PGRES_TUPLES_OK or PGRES_COMMAND_OK. On failure it
  * rolls back, replies (503/500) and returns NULL. */

@@ -167,7 +167,7 @@ void api_runs_get(const struct http_request *req, struct http_reply *rep)
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    PGresult *res = dbx_read(&conn, rep, RUNS_SQL_GET, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_prepared(&conn, rep, RUNS_SQL_GET, 1, args, DBX_TEXT);
     if (!res)
         return;
     if (PQntuples(res) == 0)
@@ -308,7 +308,7 @@ void api_runs_profile(const struct http_request *req, struct http_reply *rep)
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    PGresult *res = dbx_read(&conn, rep, RUNS_SQL_PROFILE, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_prepared(&conn, rep, RUNS_SQL_PROFILE, 1, args, DBX_TEXT);
     if (!res)
         return;
     if (PQntuples(res) == 0) {
