@@ -147,9 +147,9 @@ void params_reply_js_errors(struct http_reply *rep, const js_errors *errs)
 {
     struct problem p;
     size_t n = errs->n;
-    problem_set(&p, PROBLEM_VALIDATION, "%zu invalid field%s: %s%s%s%s", n, n == 1 ? "" : "s",
-                n ? errs->e[0].field : "", n ? " " : "", n ? errs->e[0].message : "",
-                n > 1 ? "; ..." : "");
+    problem_set(&p, PROBLEM_VALIDATION, "%zu invalid field%s: %s: %s%s", n, n == 1 ? "" : "s",
+                n && errs->e[0].field[0] ? errs->e[0].field : "body",
+                n ? errs->e[0].message : "", n > 1 ? " (and more in errors[])" : "");
     for (size_t i = 0; i < n; i++)
         problem_add_error(&p, errs->e[i].field[0] ? errs->e[i].field : "body", "%s",
                           errs->e[i].message);
