@@ -6,7 +6,7 @@
  * in-process for the same params: results, a re-executed run without
  * duplicates, progress and heartbeat while running, cancel latency, crashes
  * and failed persists, stale-run requeue, a SIGKILLed worker, concurrency,
- * graceful shutdown. Each test lives in its own schema (PGOPTIONS
+ * graceful shutdown, a database connection cut under a running run. Each test lives in its own schema (PGOPTIONS
  * search_path for the worker), dropped at the end, so Criterion's parallel
  * tests and other suites never see each other's queue.
  */
@@ -794,6 +794,53 @@ Test(worker, sigterm_lets_a_run_finish_or_releases_it_after_the_grace_period)
     cr_assert_str_eq(PQgetvalue(r, 0, 2), "0", "a release must not use up an attempt");
     cr_assert_str_eq(PQgetvalue(r, 0, 3), "t");
     PQclear(r);
+    free(params);
+}
+
+Test(worker, a_lost_database_connection_is_reopened_and_running_runs_carry_on)
+{
+    const char *url = harness_db_url_or_skip();
+    char *params = wt_backtest_params("{\"strategy\":\"trend_baseline\",\"data\":\"synthetic\","
+                                      "\"universe\":3}");
+    /* Tag this worker's connection so only it is cut. */
+    char app[64], tagged[1100];
+    snprintf(app, sizeof app, "tbtest_worker_%ld", (long)getpid());
+    if (strstr(url, "://"))
+        snprintf(tagged, sizeof tagged, "TB_DATABASE_URL=%s%capplication_name=%s", url,
+                 strchr(url, '?') ? '&' : '?', app);
+    else
+        snprintf(tagged, sizeof tagged, "TB_DATABASE_URL=%s application_name=%s", url, app);
+    const char *hang = wt_insert("backtest", NULL, params, 1);
+    char fault[64];
+    snprintf(fault, sizeof fault, "TB_FAULT_INJECT=hang:%s", hang);
+    const char *extra[] = { tagged, fault, "TB_WORKER_CONCURRENCY=2", NULL };
+    wt_worker_start(0, extra);
+    wt_assert_status(hang, "running", 30000);
+
+    const char *pa[] = { app };
+    PGresult *r = wt_q("SELECT count(pg_terminate_backend(pid)), now() FROM pg_stat_activity"
+                       " WHERE application_name = $1",
+                       1, pa);
+    cr_assert_eq(atoi(PQgetvalue(r, 0, 0)), 1, "the worker's backend was not found");
+    char cut[64];
+    snprintf(cut, sizeof cut, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+
+    /* A run queued now is claimed on the new connection (by NOTIFY or poll). */
+    const char *next = wt_insert("backtest", NULL, params, 1);
+    wt_assert_status(next, "succeeded", 30000);
+    cr_assert(wt_log_has(0, "lost the database connection"), "no reconnect logged");
+    /* The hanging run kept its child and its heartbeat. */
+    wt_sleep_ms(1200);
+    const char *ph[] = { hang, cut };
+    r = wt_q("SELECT status, heartbeat_at > $2::timestamptz FROM runs WHERE id = $1", 2, ph);
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "running");
+    cr_assert_str_eq(PQgetvalue(r, 0, 1), "t", "no heartbeat after the reconnect");
+    PQclear(r);
+    const char *pc[] = { hang };
+    wt_cmd("UPDATE runs SET cancel_requested = true WHERE id = $1", 1, pc);
+    wt_assert_status(hang, "cancelled", 5000);
+    cr_assert_eq(wt_worker_stop(0, 20000), 0);
     free(params);
 }
 
