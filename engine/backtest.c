@@ -58,6 +58,21 @@ out:
     return rc;
 }
 
+/* simulate() reports the fraction of its own work; the pipeline's callers see
+ * overall progress, so the simulation's share is mapped into [0.5, 0.9]. */
+typedef struct band_hooks {
+    const tb_hooks *outer;
+    double lo, hi;
+} band_hooks;
+
+static void band_progress(void *ud, const char *stage, double f)
+{
+    const band_hooks *b = ud;
+    hooks_progress(b->outer, stage, b->lo + (b->hi - b->lo) * f);
+}
+
+static int band_cancelled(void *ud) { return hooks_cancelled(((const band_hooks *)ud)->outer); }
+
 int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest *out, tb_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -85,8 +100,10 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     stage_record(&out->stages, hooks, "panel", t0);
 
     t0 = stage_now();
+    band_hooks band = {hooks, 0.5, 0.9};
+    tb_hooks sim_hooks = {&band, band_progress, NULL, band_cancelled};
     hooks_progress(hooks, "simulate", 0.5);
-    if (simulate(out->market, out->sig, &out->panel, &c->sim, hooks, &out->sim, err)) goto fail;
+    if (simulate(out->market, out->sig, &out->panel, &c->sim, &sim_hooks, &out->sim, err)) goto fail;
     stage_record(&out->stages, hooks, "simulate", t0);
 
     t0 = stage_now();

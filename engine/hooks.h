@@ -6,7 +6,7 @@
 
 typedef struct tb_hooks {
     void *ud;                                                       /* passed back to every hook */
-    void (*progress)(void *ud, const char *stage, double fraction); /* overall 0..1 */
+    void (*progress)(void *ud, const char *stage, double fraction); /* overall 0..1 of the call the hooks were given to */
     void (*stage_done)(void *ud, const char *stage, double wall_s); /* one stage finished */
     int (*cancelled)(void *ud);                                     /* non-zero: stop soon */
 } tb_hooks;

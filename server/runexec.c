@@ -55,21 +55,8 @@ static void runexec_send(int fd, const char *fmt, ...)
     }
 }
 
-/* Progress bands of backtest_run()'s stages. backtest_run announces each
- * stage with the overall fraction (load_data 0, signals 0.3, simulate 0.5,
- * metrics 0.9, then 1.0), but simulate() reports its *own* 0..1 fraction
- * under the same stage name; a repeated report for a stage is therefore
- * mapped into that stage's band. The engine's part is 0..0.95 of the
- * iteration; rendering the results is the last 5 %. */
-struct runexec_band {
-    const char *stage;
-    double lo, hi;
-};
-
-static const struct runexec_band runexec_bands[] = {
-    { "load_data", 0.0, 0.3 }, { "signals", 0.3, 0.5 }, { "simulate", 0.5, 0.9 }, { "metrics", 0.9, 1.0 },
-};
-
+/* backtest_run() reports overall progress (0..1, monotone per stage); the
+ * engine's part is 0..0.95 of the iteration, rendering the results the last 5 %. */
 #define RUNEXEC_ENGINE_SHARE 0.95
 #define RUNEXEC_SEND_EVERY_S 0.05   /* throttle: at most ~20 progress lines a second */
 
@@ -83,16 +70,10 @@ struct runexec_progress {
 static void runexec_on_progress(void *ud, const char *stage, double f)
 {
     struct runexec_progress *p = ud;
-    double overall = f;
     int changed = strcmp(stage, p->stage) != 0;
-    if (changed) {
+    if (changed)
         snprintf(p->stage, sizeof p->stage, "%s", stage);
-    } else {
-        for (size_t i = 0; i < sizeof runexec_bands / sizeof runexec_bands[0]; i++)
-            if (strcmp(stage, runexec_bands[i].stage) == 0)
-                overall = runexec_bands[i].lo + (runexec_bands[i].hi - runexec_bands[i].lo) * f;
-    }
-    overall *= RUNEXEC_ENGINE_SHARE;
+    double overall = f * RUNEXEC_ENGINE_SHARE;
     if (!(overall >= p->sent))
         overall = p->sent;
     if (overall > 1)
