@@ -11,6 +11,7 @@
 #include "backtest.h"
 #include "commands.h"
 #include "flags_run.h"
+#include "ml_train.h"
 #include "runinfo.h"
 
 static const cli_flag backtest_flags[] = {
@@ -18,7 +19,8 @@ static const cli_flag backtest_flags[] = {
     {"symbols", 1, 0},      {"universe", 1, 0},     {"start", 1, 0},          {"end", 1, 0},
     {"last-bars", 1, 0},    {"capital", 1, 0},      {"costs", 1, 0},          {"commission-bps", 1, 0},
     {"spread-w", 1, 0},     {"impact-w", 1, 0},     {"max-weight", 1, 0},     {"rebalance-band", 1, 0},
-    {"out", 1, 0},          {"seed", 1, 0},         {NULL, 0, 0},
+    {"out", 1, 0},          {"seed", 1, 0},         {"meta-model", 1, 0},     {"meta-threshold", 1, 0},
+    {NULL, 0, 0},
 };
 
 static const cli_flag daily_flags[] = {
@@ -44,6 +46,54 @@ static int apply_backtest_flags(const cli_args *a, tb_backtest_config *c, tb_err
         cli_get_double(a, "rebalance-band", &c->sim.rebalance_band, err))
         return -1;
     return sim_config_validate(&c->sim, err);
+}
+
+/* --meta-model FILE (an XGBoost JSON model, e.g. train-meta-model's
+ * <strategy>_meta_model.json) and --meta-threshold X (default 0.5): the
+ * SPEC §3 meta_filter. *model is new (ml_model_free) or stays NULL. */
+static int apply_meta_flags(const cli_args *a, tb_backtest_config *c, ml_model **model, tb_error *err)
+{
+    const char *path = cli_get(a, "meta-model");
+    *model = NULL;
+    if (cli_get_double(a, "meta-threshold", &c->meta.threshold, err)) return -1;
+    if (!(c->meta.threshold >= 0 && c->meta.threshold <= 1))
+        return tb_fail_field(err, TB_EINVAL, "meta-threshold", "--meta-threshold must be in [0, 1], got %g",
+                             c->meta.threshold);
+    if (!path) {
+        if (cli_get(a, "meta-threshold"))
+            return tb_fail_field(err, TB_EINVAL, "meta-threshold", "--meta-threshold needs --meta-model FILE");
+        return 0;
+    }
+    if (strcmp(c->strategy.def->name, "trend_baseline") && strcmp(c->strategy.def->name, "ema_trend"))
+        return tb_fail_field(err, TB_EINVAL, "meta-model",
+                             "--meta-model filters trend_baseline or ema_trend entries, not %s", c->strategy.def->name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return tb_fail_field(err, TB_EINVAL, "meta-model", "--meta-model: cannot open %s", path);
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len + 65536 > cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *nb = realloc(buf, cap);
+            if (!nb) abort();
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    int bad = ferror(f);
+    fclose(f);
+    int rc = bad ? tb_fail_field(err, TB_EINVAL, "meta-model", "--meta-model: cannot read %s", path)
+                 : ml_model_load_json(buf, len, 1, model, err);
+    free(buf);
+    if (rc) {
+        char m[sizeof err->msg];
+        snprintf(m, sizeof m, "%s", err->msg);
+        return tb_fail_field(err, TB_EINVAL, "meta-model", "--meta-model %s: %s", path, m);
+    }
+    c->meta.model = *model;
+    c->meta.source = path;
+    return 0;
 }
 
 /* Run, write, summarise. */
@@ -79,10 +129,14 @@ int cmd_backtest(int argc, char **argv)
     cli_args a;
     tb_backtest_config c;
     backtest_config_defaults(&c);
-    if (cli_parse(argc, argv, backtest_flags, &a, &err) || apply_backtest_flags(&a, &c, &err))
+    ml_model *model = NULL;
+    if (cli_parse(argc, argv, backtest_flags, &a, &err) || apply_backtest_flags(&a, &c, &err) ||
+        apply_meta_flags(&a, &c, &model, &err))
         return cli_report(&err);
     const char *out = cli_get(&a, "out");
-    return run_and_write(&c, out ? out : "output", "backtest", 0, &clk);
+    int rc = run_and_write(&c, out ? out : "output", "backtest", 0, &clk);
+    ml_model_free(model);
+    return rc;
 }
 
 /* EOD_SMALL (SPEC §7): ema_trend, 1d, first 100 symbols, last 2 x 252 bars, default costs, plus targets. */

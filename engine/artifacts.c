@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "meta_filter.h"
 #include "numfmt.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -288,6 +289,7 @@ int art_write_report(FILE *f, const tb_backtest *bt, const tb_backtest_config *c
 
     fputs("\n## Metrics\n\n| metric | value |\n|---|---|\n", f);
     for (size_t k = 0; k < 15; k++) md_metric_row(f, metrics_names[k], metrics_get(&bt->metrics, k));
+    if (meta_filter_write_report(f, bt, c)) return -1;
     md_returns_tables(f, bt);
     md_contributors(f, bt);
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "csv_reader.h"
+#include "meta_filter.h"
 #include "xalloc.h"
 
 double stage_now(void)
@@ -35,6 +36,8 @@ void backtest_config_defaults(tb_backtest_config *c)
     c->start = INT64_MIN;
     c->end = INT64_MAX;
     sim_config_defaults(&c->sim);
+    c->meta.threshold = 0.5;
+    c->meta.train_first_ts = c->meta.train_last_ts = INT64_MIN;
 }
 
 int backtest_select_universe(const tb_backtest_config *c, tb_universe *u, tb_error *err)
@@ -79,6 +82,10 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     if (c->start > c->end) return tb_fail_field(err, TB_EINVAL, "start", "start is after end");
     if (strategy_params_validate(&c->strategy, err)) return -1;
     if (sim_config_validate(&c->sim, err)) return -1;
+    if (c->meta.model_id && !c->meta.model)
+        return tb_fail_field(err, TB_EINVAL, "meta_filter.model_id", "meta-model %lld is not loaded",
+                             (long long)c->meta.model_id);
+    uint8_t *base_sig = NULL; /* the unfiltered signals, for the comparison run */
 
     double t0 = stage_now();
     hooks_progress(hooks, "load_data", 0.0);
@@ -94,6 +101,15 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     strategy_signals(&c->strategy, out->market, out->sig);
     stage_record(&out->stages, hooks, "signals", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
+
+    if (c->meta.model) { /* SPEC §3: filter entries with the meta-model */
+        t0 = stage_now();
+        hooks_progress(hooks, "meta_filter", 0.35);
+        base_sig = xmalloc(out->market->n_bars ? out->market->n_bars : 1);
+        memcpy(base_sig, out->sig, out->market->n_bars);
+        if (meta_filter_apply(out->market, c->meta.model, c->meta.threshold, out->sig, &out->meta, err)) goto fail;
+        stage_record(&out->stages, hooks, "meta_filter", t0);
+    }
 
     t0 = stage_now();
     if (panel_build(out->market, c->start, c->end, c->last_bars, &out->panel, err)) goto fail;
@@ -112,11 +128,23 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     metrics_benchmark(out->market, &out->panel, out->bench);
     metrics_compute(&out->sim, out->bench, tb_freq_periods_per_year(c->source.freq), &out->metrics);
     stage_record(&out->stages, hooks, "metrics", t0);
+
+    if (base_sig) { /* the same backtest without the filter, for the report's comparison */
+        t0 = stage_now();
+        hooks_progress(hooks, "simulate_base", 0.95);
+        tb_sim_result base;
+        if (simulate(out->market, base_sig, &out->panel, &c->sim, NULL, &base, err)) goto fail;
+        metrics_compute(&base, out->bench, tb_freq_periods_per_year(c->source.freq), &out->meta.base);
+        sim_result_free(&base);
+        stage_record(&out->stages, hooks, "simulate_base", t0);
+    }
+    free(base_sig);
     hooks_progress(hooks, "metrics", 1.0);
     return 0;
 cancelled:
     tb_fail(err, TB_ECANCEL, "cancelled");
 fail:
+    free(base_sig);
     backtest_free(out);
     return -1;
 }

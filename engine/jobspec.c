@@ -2,7 +2,9 @@
  * Rules: unknown fields are errors; numbers must be JSON numbers (no strings,
  * no booleans) and finite; dates are "YYYY-MM-DD"; symbols are 1..5000
  * unique valid names; strategy params go through the strategy registry's
- * schema, so their bounds live in one place. */
+ * schema, so their bounds live in one place. Backtest and model bodies share
+ * their data fields (js_data_fields); a model body adds the SPEC §6 label
+ * and training parameters with the engine's bounds. */
 #include "jobspec.h"
 
 #include <math.h>
@@ -32,6 +34,7 @@ const char *jobspec_job_name(js_job j)
     case JS_JOB_EOD_SMALL: return "EOD_SMALL";
     case JS_JOB_BACKTEST_MEDIUM: return "BACKTEST_MEDIUM";
     case JS_JOB_ML_JOB: return "ML_JOB";
+    case JS_JOB_MODEL: return "model";
     default: return "backtest";
     }
 }
@@ -107,20 +110,16 @@ static json_t *date_json(int64_t ts, int is_min)
     return json_string(b);
 }
 
-int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
+/* ---- the data part shared by backtest and model bodies ------------------------ */
+
+/* Source, frequency, synthetic seed (named seed_field), strategy and its
+ * params, universe, range and last_bars of body into c. *def is the strategy
+ * (NULL when bad), *data "default" or "synthetic". Errors go to e. */
+static void js_data_fields(json_t *body, const char *seed_field, tb_backtest_config *c, const tb_strategy_def **def_out,
+                           const char **data_out, js_errors *e)
 {
-    memset(out, 0, sizeof *out);
-    e->n = 0;
-    if (!json_is_object(body)) {
-        js_add(e, "", "the body must be a JSON object");
-        return -1;
-    }
     const char *key;
     json_t *val;
-    json_object_foreach(body, key, val) {
-        if (!known(bt_fields, key)) js_add(e, key, "unknown field");
-    }
-    tb_backtest_config *c = &out->bt;
     backtest_config_defaults(c);
     c->source.data = "default";
 
@@ -132,11 +131,12 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
             js_add(e, "data", "must be \"default\" (the server's data source) or \"synthetic\"");
         else data = json_string_value(v);
     }
+    *data_out = data;
     v = json_object_get(body, "freq");
     if (v && (!json_is_string(v) || tb_freq_parse(json_string_value(v), &c->source.freq)))
         js_add(e, "freq", "must be \"1d\" or \"1h\"");
     long long seed = 42;
-    get_int(body, "seed", 0, (long long)1 << 53, &seed, e);
+    get_int(body, seed_field, 0, (long long)1 << 53, &seed, e);
     c->source.seed = (uint64_t)seed;
 
     /* strategy and its parameters */
@@ -146,6 +146,7 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
     else if (!json_is_string(v)) js_add(e, "strategy", "must be a string");
     else if (!(def = strategy_find(json_string_value(v))))
         js_add(e, "strategy", "unknown strategy '%.60s' (trend_baseline, ema_trend, buy_and_hold)", json_string_value(v));
+    *def_out = def;
     if (def) {
         strategy_params_defaults(def, &c->strategy);
         json_t *p = json_object_get(body, "params");
@@ -220,8 +221,112 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
     if (json_object_get(body, "last_bars") && !json_is_null(json_object_get(body, "last_bars")))
         get_int(body, "last_bars", 2, 10000000, &lb, e);
     c->last_bars = (size_t)lb;
+}
+
+/* The normalised data fields, in the order of a backtest body. */
+static void js_data_normalized(json_t *n, const tb_backtest_config *c, const tb_strategy_def *def, const char *data,
+                               const char *seed_field)
+{
+    int intraday = c->source.freq != TB_FREQ_1D;
+    json_object_set_new(n, "strategy", json_string(def->name));
+    json_t *pj = json_object();
+    for (size_t k = 0; k < def->n_params; k++)
+        json_object_set_new(pj, def->params[k].name,
+                            def->params[k].integer ? json_integer((json_int_t)c->strategy.v[k]) : json_real(c->strategy.v[k]));
+    json_object_set_new(n, "params", pj);
+    json_object_set_new(n, "freq", json_string(tb_freq_name(c->source.freq)));
+    json_object_set_new(n, "data", json_string(data));
+    json_object_set_new(n, seed_field, json_integer((json_int_t)c->source.seed));
+    if (c->symbols) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < c->n_list; i++) json_array_append_new(a, json_string(c->symbols[i]));
+        json_object_set_new(n, "symbols", a);
+    } else if (c->n_symbols) {
+        json_object_set_new(n, "universe", json_integer((json_int_t)c->n_symbols));
+    }
+    json_object_set_new(n, "start", date_json(c->start, 1));
+    json_object_set_new(n, "end", date_json(intraday && c->end != INT64_MAX ? c->end - (TU_DAY - 1) : c->end, 0));
+    if (c->last_bars) json_object_set_new(n, "last_bars", json_integer((json_int_t)c->last_bars));
+}
+
+/* Take the normalised JSON: the config's strings now point into it (it
+ * outlives the body), and "default" data resolves to TB_DATA or synthetic. */
+static void js_adopt(tb_jobspec *out, json_t *n)
+{
+    tb_backtest_config *c = &out->bt;
+    out->normalized = n;
+    if (c->symbols) {
+        json_t *a = json_object_get(n, "symbols");
+        for (size_t i = 0; i < c->n_list; i++) ((const char **)c->symbols)[i] = json_string_value(json_array_get(a, i));
+    }
+    c->source.data = json_string_value(json_object_get(n, "data"));
+    if (!strcmp(c->source.data, "default")) {
+        const char *env = getenv("TB_DATA");
+        c->source.data = env && *env ? env : "synthetic";
+    }
+}
+
+static void js_unknown_fields(json_t *body, const char *const *fields, js_errors *e)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(body, key, val) {
+        if (!known(fields, key)) js_add(e, key, "unknown field");
+    }
+}
+
+/* ---- backtests ------------------------------------------------------------------------ */
+
+/* "meta_filter": {"model_id": N, "threshold": x} (SPEC §3). */
+static void js_meta_filter(json_t *body, tb_backtest_config *c, const tb_strategy_def *def, js_errors *e)
+{
+    json_t *mf = json_object_get(body, "meta_filter");
+    if (!mf || json_is_null(mf)) return;
+    if (!json_is_object(mf)) {
+        js_add(e, "meta_filter", "must be an object {\"model_id\": N, \"threshold\": x}");
+        return;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(mf, key, val) {
+        if (strcmp(key, "model_id") && strcmp(key, "threshold")) {
+            char field[64];
+            snprintf(field, sizeof field, "meta_filter.%.40s", key);
+            js_add(e, field, "unknown field (model_id, threshold)");
+        }
+    }
+    if (def && strcmp(def->name, "trend_baseline") && strcmp(def->name, "ema_trend"))
+        js_add(e, "meta_filter", "only trend_baseline and ema_trend entries can be meta-filtered, not %s", def->name);
+    js_errors sub = {0};
+    long long id = 0;
+    if (!json_object_get(mf, "model_id")) js_add(&sub, "model_id", "is required");
+    else get_int(mf, "model_id", 1, INT64_MAX, &id, &sub);
+    get_num(mf, "threshold", 0, 1, 0, &c->meta.threshold, &sub);
+    for (size_t i = 0; i < sub.n; i++) {
+        char field[64];
+        snprintf(field, sizeof field, "meta_filter.%.40s", sub.e[i].field);
+        js_add(e, field, "%s", sub.e[i].message);
+    }
+    c->meta.model_id = id;
+}
+
+int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
+{
+    memset(out, 0, sizeof *out);
+    e->n = 0;
+    if (!json_is_object(body)) {
+        js_add(e, "", "the body must be a JSON object");
+        return -1;
+    }
+    js_unknown_fields(body, bt_fields, e);
+    tb_backtest_config *c = &out->bt;
+    const tb_strategy_def *def = NULL;
+    const char *data = "default";
+    js_data_fields(body, "seed", c, &def, &data, e);
 
     /* portfolio and costs */
+    const char *key;
+    json_t *val;
     get_num(body, "capital", 0, 1e15, 1, &c->sim.start_capital, e);
     get_num(body, "max_weight", 0, 1, 1, &c->sim.max_weight, e);
     get_num(body, "rebalance_band", 0, 1, 0, &c->sim.rebalance_band, e);
@@ -250,8 +355,7 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
             js_add(e, "costs", "must be \"default\", \"none\" or {commission_bps, spread_w, impact_w}");
         }
     }
-    if (json_object_get(body, "meta_filter") && !json_is_null(json_object_get(body, "meta_filter")))
-        js_add(e, "meta_filter", "meta-filtered backtests need the model registry, which this build does not have yet");
+    js_meta_filter(body, c, def, e);
 
     if (e->n) {
         free((void *)c->symbols);
@@ -261,25 +365,7 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
 
     /* the normalised params: every default filled in, itself a valid body */
     json_t *n = json_object();
-    json_object_set_new(n, "strategy", json_string(def->name));
-    json_t *pj = json_object();
-    for (size_t k = 0; k < def->n_params; k++)
-        json_object_set_new(pj, def->params[k].name,
-                            def->params[k].integer ? json_integer((json_int_t)c->strategy.v[k]) : json_real(c->strategy.v[k]));
-    json_object_set_new(n, "params", pj);
-    json_object_set_new(n, "freq", json_string(tb_freq_name(c->source.freq)));
-    json_object_set_new(n, "data", json_string(data));
-    json_object_set_new(n, "seed", json_integer((json_int_t)c->source.seed));
-    if (c->symbols) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < c->n_list; i++) json_array_append_new(a, json_string(c->symbols[i]));
-        json_object_set_new(n, "symbols", a);
-    } else if (c->n_symbols) {
-        json_object_set_new(n, "universe", json_integer((json_int_t)c->n_symbols));
-    }
-    json_object_set_new(n, "start", date_json(c->start, 1));
-    json_object_set_new(n, "end", date_json(intraday && c->end != INT64_MAX ? c->end - (TU_DAY - 1) : c->end, 0));
-    if (c->last_bars) json_object_set_new(n, "last_bars", json_integer((json_int_t)c->last_bars));
+    js_data_normalized(n, c, def, data, "seed");
     json_object_set_new(n, "capital", json_real(c->sim.start_capital));
     json_t *cj = json_object();
     json_object_set_new(cj, "commission_bps", json_real(c->sim.costs.commission_bps));
@@ -288,24 +374,114 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
     json_object_set_new(n, "costs", cj);
     json_object_set_new(n, "max_weight", json_real(c->sim.max_weight));
     json_object_set_new(n, "rebalance_band", json_real(c->sim.rebalance_band));
-    out->normalized = n;
-    /* symbols must point into the normalised JSON, which outlives the body */
-    if (c->symbols) {
-        json_t *a = json_object_get(n, "symbols");
-        for (size_t i = 0; i < c->n_list; i++) ((const char **)c->symbols)[i] = json_string_value(json_array_get(a, i));
-    }
-    c->source.data = json_string_value(json_object_get(n, "data"));
-    if (!strcmp(c->source.data, "default")) {
-        const char *env = getenv("TB_DATA");
-        c->source.data = env && *env ? env : "synthetic";
-    }
+    if (c->meta.model_id)
+        json_object_set_new(n, "meta_filter", json_pack("{s:I, s:f}", "model_id", (json_int_t)c->meta.model_id,
+                                                        "threshold", c->meta.threshold));
+    js_adopt(out, n);
     return 0;
 }
 
-/* The standard jobs as backtest bodies (SPEC §7). */
+/* ---- model training ------------------------------------------------------------------------ */
+
+static const char *const model_fields[] = {
+    "strategy", "params", "freq", "data", "data_seed", "symbols", "universe", "start", "end", "last_bars",
+    "pt", "sl", "h", "max_depth", "eta", "n_rounds", "subsample", "colsample_bytree", "min_child_weight",
+    "max_bin", "seed", "tree_method", "k_folds", "cv", NULL,
+};
+
+/* Label and training parameters; bounds are the engine's (ml_label_validate,
+ * ml_train_params_validate), which run again at the end as a safety net. */
+static void js_ml_fields(json_t *body, js_ml *ml, js_errors *e)
+{
+    long long x;
+    ml_label_defaults(&ml->labels);
+    ml_train_params_defaults(&ml->train);
+    ml->cv = ML_CV_WALK_FORWARD;
+    ml->k_folds = 5;
+    get_num(body, "pt", 0, 1000, 1, &ml->labels.pt, e);
+    get_num(body, "sl", 0, 1000, 1, &ml->labels.sl, e);
+    x = ml->labels.h;
+    if (!get_int(body, "h", 1, 100000, &x, e)) ml->labels.h = (int)x;
+    x = ml->train.max_depth;
+    if (!get_int(body, "max_depth", 1, 32, &x, e)) ml->train.max_depth = (int)x;
+    get_num(body, "eta", 0, 1, 1, &ml->train.eta, e);
+    x = ml->train.n_rounds;
+    if (!get_int(body, "n_rounds", 1, 100000, &x, e)) ml->train.n_rounds = (int)x;
+    get_num(body, "subsample", 0, 1, 1, &ml->train.subsample, e);
+    get_num(body, "colsample_bytree", 0, 1, 1, &ml->train.colsample_bytree, e);
+    get_num(body, "min_child_weight", 0, 1e6, 0, &ml->train.min_child_weight, e);
+    x = ml->train.max_bin;
+    if (!get_int(body, "max_bin", 2, 65536, &x, e)) ml->train.max_bin = (int)x;
+    x = ml->train.seed;
+    if (!get_int(body, "seed", 0, 2147483647LL, &x, e)) ml->train.seed = x;
+    json_t *v = json_object_get(body, "tree_method");
+    if (v) {
+        tb_error te = {0};
+        if (!json_is_string(v) || ml_train_params_set(&ml->train, "tree_method", json_string_value(v), &te))
+            js_add(e, "tree_method", "must be \"hist\", \"approx\" or \"exact\"");
+    }
+    x = (long long)ml->k_folds;
+    if (!get_int(body, "k_folds", ML_CV_MIN_K, ML_CV_MAX_K, &x, e)) ml->k_folds = (size_t)x;
+    v = json_object_get(body, "cv");
+    if (v && (!json_is_string(v) || ml_cv_parse(json_string_value(v), &ml->cv)))
+        js_add(e, "cv", "must be \"walk_forward\" or \"purged_kfold\"");
+    tb_error te = {0};
+    if (e->n == 0 && ml_label_validate(&ml->labels, &te)) js_add(e, te.field[0] ? te.field : "pt", "%s", te.msg);
+    if (e->n == 0 && ml_train_params_validate(&ml->train, &te))
+        js_add(e, te.field[0] ? te.field : "max_depth", "%s", te.msg);
+}
+
+static void js_ml_normalized(json_t *n, const js_ml *ml)
+{
+    json_object_set_new(n, "pt", json_real(ml->labels.pt));
+    json_object_set_new(n, "sl", json_real(ml->labels.sl));
+    json_object_set_new(n, "h", json_integer(ml->labels.h));
+    json_object_set_new(n, "max_depth", json_integer(ml->train.max_depth));
+    json_object_set_new(n, "eta", json_real(ml->train.eta));
+    json_object_set_new(n, "n_rounds", json_integer(ml->train.n_rounds));
+    json_object_set_new(n, "subsample", json_real(ml->train.subsample));
+    json_object_set_new(n, "colsample_bytree", json_real(ml->train.colsample_bytree));
+    json_object_set_new(n, "min_child_weight", json_real(ml->train.min_child_weight));
+    json_object_set_new(n, "max_bin", json_integer(ml->train.max_bin));
+    json_object_set_new(n, "seed", json_integer((json_int_t)ml->train.seed));
+    json_object_set_new(n, "tree_method", json_string(ml->train.tree_method));
+    json_object_set_new(n, "k_folds", json_integer((json_int_t)ml->k_folds));
+    json_object_set_new(n, "cv", json_string(ml_cv_name(ml->cv)));
+}
+
+int jobspec_from_model_json(json_t *body, tb_jobspec *out, js_errors *e)
+{
+    memset(out, 0, sizeof *out);
+    e->n = 0;
+    if (!json_is_object(body)) {
+        js_add(e, "", "the body must be a JSON object");
+        return -1;
+    }
+    js_unknown_fields(body, model_fields, e);
+    const tb_strategy_def *def = NULL;
+    const char *data = "default";
+    js_data_fields(body, "data_seed", &out->bt, &def, &data, e);
+    js_ml_fields(body, &out->ml, e);
+    if (e->n) {
+        free((void *)out->bt.symbols);
+        out->bt.symbols = NULL;
+        return -1;
+    }
+    json_t *n = json_object();
+    js_data_normalized(n, &out->bt, def, data, "data_seed");
+    js_ml_normalized(n, &out->ml);
+    out->job = JS_JOB_MODEL;
+    js_adopt(out, n);
+    return 0;
+}
+
+/* ---- standard runs ------------------------------------------------------------------------------ */
+
+/* The standard jobs as request bodies (SPEC §7). */
 static json_t *standard_job_body(js_job j)
 {
     if (j == JS_JOB_EOD_SMALL) return json_pack("{s:s, s:i, s:i, s:f}", "strategy", "ema_trend", "universe", 100, "last_bars", 504, "capital", 10000.0);
+    if (j == JS_JOB_ML_JOB) return json_pack("{s:s, s:i}", "strategy", "trend_baseline", "universe", 200);
     return json_pack("{s:s, s:i, s:f}", "strategy", "trend_baseline", "universe", 200, "capital", 10000.0);
 }
 
@@ -322,9 +498,7 @@ int jobspec_from_run_json(json_t *body, tb_jobspec *out, int *iterations, const 
     const char *key;
     json_t *val;
     static const char *const run_fields[] = {"job", "iterations", "phase", "overrides", "profiler", NULL};
-    json_object_foreach(body, key, val) {
-        if (!known(run_fields, key)) js_add(e, key, "unknown field");
-    }
+    js_unknown_fields(body, run_fields, e);
     json_t *j = json_object_get(body, "job");
     js_job job = JS_JOB_BACKTEST;
     if (!j) js_add(e, "job", "is required (EOD_SMALL, BACKTEST_MEDIUM, ML_JOB)");
@@ -349,16 +523,6 @@ int jobspec_from_run_json(json_t *body, tb_jobspec *out, int *iterations, const 
     if (ov && !json_is_object(ov) && !json_is_null(ov)) js_add(e, "overrides", "must be an object");
     if (e->n) return -1;
 
-    if (job == JS_JOB_ML_JOB) {
-        out->job = job;
-        out->normalized = json_pack("{s:s}", "job", "ML_JOB");
-        if (ov && json_is_object(ov) && json_object_size(ov)) {
-            js_add(e, "overrides", "ML_JOB takes no overrides yet");
-            jobspec_free(out);
-            return -1;
-        }
-        return 0;
-    }
     json_t *b = standard_job_body(job);
     if (ov && json_is_object(ov)) {
         json_object_foreach(ov, key, val) {
@@ -369,7 +533,9 @@ int jobspec_from_run_json(json_t *body, tb_jobspec *out, int *iterations, const 
             json_object_set(b, key, val);
         }
     }
-    int rc = e->n ? -1 : jobspec_from_backtest_json(b, out, e);
+    int rc = e->n                      ? -1
+             : job == JS_JOB_ML_JOB    ? jobspec_from_model_json(b, out, e)
+                                       : jobspec_from_backtest_json(b, out, e);
     json_decref(b);
     if (rc) {
         /* report override fields with their prefix */
@@ -394,17 +560,13 @@ int jobspec_from_params(json_t *params, tb_jobspec *out, tb_error *err)
     js_job j = JS_JOB_BACKTEST;
     if (json_is_string(job)) {
         const char *s = json_string_value(job);
-        if (!strcmp(s, "ML_JOB")) {
-            memset(out, 0, sizeof *out);
-            out->job = JS_JOB_ML_JOB;
-            out->normalized = json_incref(params);
-            return 0;
-        }
-        j = !strcmp(s, "EOD_SMALL") ? JS_JOB_EOD_SMALL : JS_JOB_BACKTEST_MEDIUM;
+        j = !strcmp(s, "ML_JOB")      ? JS_JOB_ML_JOB
+            : !strcmp(s, "EOD_SMALL") ? JS_JOB_EOD_SMALL
+                                      : JS_JOB_BACKTEST_MEDIUM;
     }
     json_t *copy = json_deep_copy(params);
     json_object_del(copy, "job");
-    int rc = jobspec_from_backtest_json(copy, out, &e);
+    int rc = j == JS_JOB_ML_JOB ? jobspec_from_model_json(copy, out, &e) : jobspec_from_backtest_json(copy, out, &e);
     json_decref(copy);
     if (rc) return tb_fail_field(err, TB_EINVAL, e.e[0].field, "stored params: %s: %s", e.e[0].field, e.e[0].message);
     if (json_is_string(job)) {
@@ -412,5 +574,14 @@ int jobspec_from_params(json_t *params, tb_jobspec *out, tb_error *err)
         out->with_targets = j == JS_JOB_EOD_SMALL;
         json_object_set(out->normalized, "job", job);
     }
+    return 0;
+}
+
+int jobspec_from_stored(const char *kind, json_t *params, tb_jobspec *out, tb_error *err)
+{
+    if (!kind || strcmp(kind, "model")) return jobspec_from_params(params, out, err);
+    js_errors e = {0};
+    if (jobspec_from_model_json(params, out, &e))
+        return tb_fail_field(err, TB_EINVAL, e.e[0].field, "stored params: %s: %s", e.e[0].field, e.e[0].message);
     return 0;
 }

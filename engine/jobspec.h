@@ -11,6 +11,9 @@
 #include <stddef.h>
 
 #include "backtest.h"
+#include "ml_cv.h"
+#include "ml_dataset.h"
+#include "ml_train.h"
 
 #define JS_MAX_ERRORS 16
 #define JS_MAX_SYMBOLS 5000
@@ -25,32 +28,63 @@ typedef struct js_errors {
     js_field_error e[JS_MAX_ERRORS];
 } js_errors;
 
-typedef enum { JS_JOB_BACKTEST = 0, JS_JOB_EOD_SMALL, JS_JOB_BACKTEST_MEDIUM, JS_JOB_ML_JOB } js_job;
+typedef enum {
+    JS_JOB_BACKTEST = 0,         /* POST /backtests */
+    JS_JOB_EOD_SMALL,
+    JS_JOB_BACKTEST_MEDIUM,
+    JS_JOB_ML_JOB,               /* POST /runs {"job":"ML_JOB"}: a model training with the standard config */
+    JS_JOB_MODEL                 /* POST /models: a model training (run kind "model") */
+} js_job;
+
+/* What a model training asks for beyond the data (ML_JOB, POST /models). */
+typedef struct js_ml {
+    ml_label_params labels;      /* pt, sl, h (SPEC §6.2) */
+    ml_train_params train;       /* XGBoost parameters; nthread stays the engine default (the worker sets it) */
+    ml_cv_kind cv;               /* walk_forward (default) | purged_kfold */
+    size_t k_folds;              /* [ML_CV_MIN_K, ML_CV_MAX_K], default 5 */
+} js_ml;
 
 typedef struct tb_jobspec {
     js_job job;                  /* BACKTEST for POST /backtests */
-    tb_backtest_config bt;       /* ready for backtest_run(); strings point into `normalized` */
+    tb_backtest_config bt;       /* ready for backtest_run() (ML: source, strategy, universe, range);
+                                    strings point into `normalized`; bt.meta.model_id > 0 asks for a
+                                    meta_filter whose model the caller must load into bt.meta.model */
     int with_targets;            /* EOD_SMALL writes targets_<f>.csv */
+    js_ml ml;                    /* ML_JOB and JS_JOB_MODEL only */
     json_t *normalized;          /* owned: the params to store (defaults filled) */
 } tb_jobspec;
 
 /* Validate a backtest body (POST /backtests, or stored params). On success
  * returns 0 and fills *out (free with jobspec_free). On failure returns -1
- * and errs lists every bad field. */
+ * and errs lists every bad field. An optional "meta_filter": {"model_id",
+ * "threshold"} (trend_baseline / ema_trend only) sets bt.meta.model_id and
+ * threshold; whether the model exists is the caller's check. */
 int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *errs);
+
+/* Validate a model-training body (POST /models): the data fields of a
+ * backtest body (strategy, params, freq, data, symbols | universe, start,
+ * end, last_bars) with the synthetic seed named "data_seed", the label
+ * parameters pt, sl, h, the training parameters max_depth, eta, n_rounds,
+ * subsample, colsample_bytree, min_child_weight, max_bin, seed (XGBoost's),
+ * tree_method, and k_folds, cv. spec->job = JS_JOB_MODEL. */
+int jobspec_from_model_json(json_t *body, tb_jobspec *out, js_errors *errs);
 
 /* Validate a POST /runs body {"job", "iterations"?, "phase"?, "overrides"?}.
  * For EOD_SMALL / BACKTEST_MEDIUM the job's standard config with the
- * overrides (any backtest field) applied is validated like a backtest.
- * ML_JOB is accepted here (spec->job = JS_JOB_ML_JOB, normalized holds the
- * job's params); *iterations and *phase (borrowed from body, may be NULL) are
- * filled. */
+ * overrides (any backtest field) applied is validated like a backtest; for
+ * ML_JOB (trend_baseline, 200 symbols, all data, SPEC §6 defaults) the
+ * overrides are any model-body field but the strategy. *iterations and
+ * *phase (borrowed from body, may be NULL) are filled. */
 int jobspec_from_run_json(json_t *body, tb_jobspec *out, int *iterations, const char **phase, js_errors *errs);
 
-/* Rebuild a spec from stored params (the worker). Errors come back as text. */
+/* Rebuild a spec from stored params (the worker): a backtest body, a
+ * standard run's params ("job" set), ML_JOB's included. Errors come back as text. */
 int jobspec_from_params(json_t *params, tb_jobspec *out, tb_error *err);
+/* The same by the run's kind: "model" params are a model body, anything
+ * else goes to jobspec_from_params(). */
+int jobspec_from_stored(const char *kind, json_t *params, tb_jobspec *out, tb_error *err);
 
 void jobspec_free(tb_jobspec *s);
-const char *jobspec_job_name(js_job j); /* "EOD_SMALL", ..., "backtest" */
+const char *jobspec_job_name(js_job j); /* "EOD_SMALL", ..., "ML_JOB", "model", "backtest" */
 
 #endif

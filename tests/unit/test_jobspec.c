@@ -133,3 +133,112 @@ Test(jobspec, standard_runs)
         json_decref(b);
     }
 }
+
+static void expect_bad_model(const char *body, const char *field)
+{
+    json_t *j = parse(body);
+    tb_jobspec s;
+    js_errors e;
+    cr_assert_eq(jobspec_from_model_json(j, &s, &e), -1, "accepted: %s", body);
+    cr_assert(has_error(&e, field), "no error for '%s' in %s (first: %s: %s)", field, body, e.n ? e.e[0].field : "",
+              e.n ? e.e[0].message : "");
+    json_decref(j);
+}
+
+Test(jobspec, model_bodies)
+{
+    json_t *j = parse("{\"strategy\":\"trend_baseline\",\"data\":\"synthetic\",\"data_seed\":7,\"universe\":30,"
+                      "\"pt\":1.5,\"h\":10,\"n_rounds\":40,\"eta\":0.1,\"seed\":3,\"k_folds\":4,\"cv\":\"purged_kfold\"}");
+    tb_jobspec s, s2;
+    js_errors e;
+    cr_assert_eq(jobspec_from_model_json(j, &s, &e), 0, "%s: %s", e.e[0].field, e.e[0].message);
+    cr_assert_eq(s.job, JS_JOB_MODEL);
+    cr_assert_eq(s.bt.source.seed, 7);
+    cr_assert_eq(s.bt.n_symbols, 30);
+    cr_assert_eq(s.ml.labels.pt, 1.5);
+    cr_assert_eq(s.ml.labels.sl, 1.0);
+    cr_assert_eq(s.ml.labels.h, 10);
+    cr_assert_eq(s.ml.train.n_rounds, 40);
+    cr_assert_eq(s.ml.train.eta, 0.1);
+    cr_assert_eq(s.ml.train.seed, 3);
+    cr_assert_eq(s.ml.train.max_depth, 4);
+    cr_assert_eq(s.ml.k_folds, 4);
+    cr_assert_eq(s.ml.cv, ML_CV_PURGED_KFOLD);
+    /* stored params rebuild the same spec by the run's kind */
+    tb_error err = {0};
+    cr_assert_eq(jobspec_from_stored("model", s.normalized, &s2, &err), 0, "%s", err.msg);
+    cr_assert(json_equal(s.normalized, s2.normalized));
+    cr_assert_eq(s2.ml.train.n_rounds, 40);
+    cr_assert_eq(s2.ml.cv, ML_CV_PURGED_KFOLD);
+    jobspec_free(&s);
+    jobspec_free(&s2);
+    json_decref(j);
+
+    expect_bad_model("{}", "strategy");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"capital\":5}", "capital");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"pt\":0}", "pt");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"sl\":\"1\"}", "sl");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"h\":0}", "h");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"h\":2.5}", "h");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"max_depth\":33}", "max_depth");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"eta\":0}", "eta");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"eta\":1.5}", "eta");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"n_rounds\":0}", "n_rounds");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"subsample\":0}", "subsample");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"colsample_bytree\":2}", "colsample_bytree");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"min_child_weight\":-1}", "min_child_weight");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"seed\":-1}", "seed");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"data_seed\":-1}", "data_seed");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"k_folds\":1}", "k_folds");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"k_folds\":11}", "k_folds");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"cv\":\"kfold\"}", "cv");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"tree_method\":\"gpu\"}", "tree_method");
+    expect_bad_model("{\"strategy\":\"trend_baseline\",\"params\":{\"fast\":60}}", "params.fast");
+}
+
+Test(jobspec, ml_job_and_meta_filter)
+{
+    json_t *j = parse("{\"job\":\"ML_JOB\",\"overrides\":{\"data\":\"synthetic\",\"universe\":40,\"n_rounds\":30}}");
+    tb_jobspec s, s2;
+    js_errors e;
+    int it;
+    const char *phase;
+    cr_assert_eq(jobspec_from_run_json(j, &s, &it, &phase, &e), 0, "%s: %s", e.e[0].field, e.e[0].message);
+    cr_assert_eq(s.job, JS_JOB_ML_JOB);
+    cr_assert_str_eq(s.bt.strategy.def->name, "trend_baseline");
+    cr_assert_eq(s.bt.n_symbols, 40);
+    cr_assert_eq(s.ml.train.n_rounds, 30);
+    cr_assert_eq(s.ml.k_folds, 5);
+    tb_error err = {0};
+    cr_assert_eq(jobspec_from_stored("run", s.normalized, &s2, &err), 0, "%s", err.msg);
+    cr_assert_eq(s2.job, JS_JOB_ML_JOB);
+    cr_assert_eq(s2.ml.train.n_rounds, 30);
+    cr_assert(json_equal(s.normalized, s2.normalized));
+    jobspec_free(&s);
+    jobspec_free(&s2);
+    json_decref(j);
+    j = parse("{\"job\":\"ML_JOB\",\"overrides\":{\"eta\":7}}");
+    cr_assert_eq(jobspec_from_run_json(j, &s, &it, &phase, &e), -1);
+    cr_assert(has_error(&e, "overrides.eta"));
+    json_decref(j);
+
+    j = parse("{\"strategy\":\"ema_trend\",\"meta_filter\":{\"model_id\":12,\"threshold\":0.6}}");
+    cr_assert_eq(jobspec_from_backtest_json(j, &s, &e), 0, "%s: %s", e.e[0].field, e.e[0].message);
+    cr_assert_eq(s.bt.meta.model_id, 12);
+    cr_assert_eq(s.bt.meta.threshold, 0.6);
+    cr_assert_null(s.bt.meta.model);
+    cr_assert_eq(jobspec_from_params(s.normalized, &s2, &err), 0, "%s", err.msg);
+    cr_assert_eq(s2.bt.meta.model_id, 12);
+    cr_assert_eq(s2.bt.meta.threshold, 0.6);
+    jobspec_free(&s);
+    jobspec_free(&s2);
+    json_decref(j);
+    expect_bad("{\"strategy\":\"ema_trend\",\"meta_filter\":{\"threshold\":0.5}}", "meta_filter.model_id");
+    expect_bad("{\"strategy\":\"ema_trend\",\"meta_filter\":{\"model_id\":0}}", "meta_filter.model_id");
+    expect_bad("{\"strategy\":\"ema_trend\",\"meta_filter\":{\"model_id\":\"3\"}}", "meta_filter.model_id");
+    expect_bad("{\"strategy\":\"ema_trend\",\"meta_filter\":{\"model_id\":3,\"threshold\":1.5}}",
+               "meta_filter.threshold");
+    expect_bad("{\"strategy\":\"ema_trend\",\"meta_filter\":{\"model_id\":3,\"x\":1}}", "meta_filter.x");
+    expect_bad("{\"strategy\":\"ema_trend\",\"meta_filter\":[1]}", "meta_filter");
+    expect_bad("{\"strategy\":\"buy_and_hold\",\"meta_filter\":{\"model_id\":3}}", "meta_filter");
+}
