@@ -44,23 +44,10 @@ static int artifacts_name_ok(const char *name)
 
 void api_artifacts_list(const struct http_request *req, struct http_reply *rep)
 {
-    int64_t run_id;
     char id[24], url[256];
-    if (params_id(req, rep, "id", &run_id) < 0)
-        return;
-    snprintf(id, sizeof id, "%" PRId64, run_id);
-    const char *args[1] = { id };
-    PGconn *conn = dbx_conn(req, rep);
-    if (!conn)
-        return;
-    PGresult *res = dbx_read_prepared(&conn, rep, ARTIFACTS_SQL_LIST, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_by_id(req, rep, ARTIFACTS_SQL_LIST, "run", id);
     if (!res)
         return;
-    if (PQntuples(res) == 0) {
-        http_reply_error(rep, PROBLEM_NOT_FOUND, "no run with id %s", id);
-        PQclear(res);
-        return;
-    }
     json_t *items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
         if (PQgetisnull(res, i, 0))
@@ -79,7 +66,7 @@ void api_artifacts_list(const struct http_request *req, struct http_reply *rep)
                       "url", url, "created_at",
                       PQgetisnull(res, i, 4) ? json_null() : json_string(PQgetvalue(res, i, 4))));
     }
-    json_t *doc = json_pack("{s:I, s:s, s:o}", "run_id", (json_int_t)run_id, "status",
+    json_t *doc = json_pack("{s:I, s:s, s:o}", "run_id", (json_int_t)strtoll(id, NULL, 10), "status",
                             PQgetvalue(res, 0, 5), "items", items);
     PQclear(res);
     http_reply_json_take(rep, 200, doc);

@@ -43,24 +43,12 @@ void api_backtests_post(const struct http_request *req, struct http_reply *rep)
 
 void api_backtests_get(const struct http_request *req, struct http_reply *rep)
 {
-    int64_t run_id;
     char id[24];
-    if (params_id(req, rep, "id", &run_id) < 0)
-        return;
-    snprintf(id, sizeof id, "%" PRId64, run_id);
-    const char *args[1] = { id };
-    PGconn *conn = dbx_conn(req, rep);
-    if (!conn)
-        return;
-    PGresult *res = dbx_read_prepared(&conn, rep, BACKTESTS_SQL_GET, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_by_id(req, rep, BACKTESTS_SQL_GET, "backtest", id);
     if (!res)
         return;
-    if (PQntuples(res) == 0)
-        http_reply_error(rep, PROBLEM_NOT_FOUND, "no backtest with id %s", id);
-    else {
-        http_reply_json_take(rep, 200, runview_json(res, 0));
-        http_reply_header(rep, "Cache-Control", "no-store");
-    }
+    http_reply_json_take(rep, 200, runview_json(res, 0));
+    http_reply_header(rep, "Cache-Control", "no-store");
     PQclear(res);
 }
 

@@ -11,10 +11,12 @@
  */
 #include "dbx.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "params.h"
 #include "routes.h"
 #include "server/db.h"
 #include "server/logger.h"
@@ -253,4 +255,24 @@ double dbx_f8(const PGresult *res, int row, int col)
 double dbx_f8_or_nan(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? NAN : dbx_f8(res, row, col);
+}
+
+PGresult *dbx_read_by_id(const struct http_request *req, struct http_reply *rep, const char *sql,
+                         const char *what, char *id_out)
+{
+    int64_t run_id;
+    if (params_id(req, rep, "id", &run_id) < 0)
+        return NULL;
+    snprintf(id_out, 24, "%" PRId64, run_id);
+    const char *args[1] = { id_out };
+    PGconn *conn = dbx_conn(req, rep);
+    if (!conn)
+        return NULL;
+    PGresult *res = dbx_read_prepared(&conn, rep, sql, 1, args, DBX_TEXT);
+    if (res && PQntuples(res) == 0) {
+        http_reply_error(rep, PROBLEM_NOT_FOUND, "no %s with id %s", what, id_out);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
 }

@@ -40,6 +40,14 @@ PGresult *dbx_read(PGconn **conn, struct http_reply *rep, const char *sql, int n
 PGresult *dbx_read_prepared(PGconn **conn, struct http_reply *rep, const char *sql, int nparams,
                             const char *const *params, enum dbx_format fmt);
 
+/* The common read of a handler keyed by the {id} path parameter: parses it
+ * (400 naming "id" when it is not a positive integer), runs the prepared
+ * statement sql with it as $1, and replies 404 "no <what> with id N" when no
+ * row comes back. Returns the result (>= 1 row; caller PQclear()s) or NULL
+ * after replying. id_out (>= 24 bytes) receives the id as text. */
+PGresult *dbx_read_by_id(const struct http_request *req, struct http_reply *rep, const char *sql,
+                         const char *what, char *id_out);
+
 /* A statement inside a transaction the caller opened with dbx_begin():
  * no retry. expect is PGRES_TUPLES_OK or PGRES_COMMAND_OK. On failure it
  * rolls back, replies (503/500) and returns NULL. */

@@ -158,24 +158,12 @@ void api_runs_list(const struct http_request *req, struct http_reply *rep)
 
 void api_runs_get(const struct http_request *req, struct http_reply *rep)
 {
-    int64_t run_id;
     char id[24];
-    if (params_id(req, rep, "id", &run_id) < 0)
-        return;
-    snprintf(id, sizeof id, "%" PRId64, run_id);
-    const char *args[1] = { id };
-    PGconn *conn = dbx_conn(req, rep);
-    if (!conn)
-        return;
-    PGresult *res = dbx_read_prepared(&conn, rep, RUNS_SQL_GET, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_by_id(req, rep, RUNS_SQL_GET, "run", id);
     if (!res)
         return;
-    if (PQntuples(res) == 0)
-        http_reply_error(rep, PROBLEM_NOT_FOUND, "no run with id %s", id);
-    else {
-        http_reply_json_take(rep, 200, runview_json(res, 0));
-        http_reply_header(rep, "Cache-Control", "no-store");
-    }
+    http_reply_json_take(rep, 200, runview_json(res, 0));
+    http_reply_header(rep, "Cache-Control", "no-store");
     PQclear(res);
 }
 
@@ -299,23 +287,10 @@ static int runs_cmp_stage_desc(const void *a, const void *b)
 
 void api_runs_profile(const struct http_request *req, struct http_reply *rep)
 {
-    int64_t run_id;
     char id[24];
-    if (params_id(req, rep, "id", &run_id) < 0)
-        return;
-    snprintf(id, sizeof id, "%" PRId64, run_id);
-    const char *args[1] = { id };
-    PGconn *conn = dbx_conn(req, rep);
-    if (!conn)
-        return;
-    PGresult *res = dbx_read_prepared(&conn, rep, RUNS_SQL_PROFILE, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_by_id(req, rep, RUNS_SQL_PROFILE, "run", id);
     if (!res)
         return;
-    if (PQntuples(res) == 0) {
-        http_reply_error(rep, PROBLEM_NOT_FOUND, "no run with id %s", id);
-        PQclear(res);
-        return;
-    }
     size_t rows = PQgetisnull(res, 0, 2) ? 0 : (size_t)PQntuples(res);
     double *wall = mem_alloc((rows ? rows : 1) * sizeof *wall);
     double *cpu = mem_alloc((rows ? rows : 1) * sizeof *cpu);
@@ -394,7 +369,7 @@ void api_runs_profile(const struct http_request *req, struct http_reply *rep)
         "median_cpu_seconds", runs_num_or_null(med_cpu), "max_peak_rss_bytes",
         max_rss >= 0 ? json_integer((json_int_t)max_rss) : json_null());
     json_t *doc = json_pack("{s:I, s:s, s:i, s:o, s:o, s:o, s:o}", "run_id",
-                            (json_int_t)run_id, "status", PQgetvalue(res, 0, 0),
+                            (json_int_t)strtoll(id, NULL, 10), "status", PQgetvalue(res, 0, 0),
                             "iterations_requested", atoi(PQgetvalue(res, 0, 1)), "iterations",
                             iters, "summary", summary, "stages", stages_json, "hotspots", hot);
     http_reply_json_take(rep, 200, doc);
