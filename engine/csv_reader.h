@@ -10,6 +10,11 @@
 #include "market.h"
 #include "tb_error.h"
 
+/* Bump whenever a valid file could parse to different bars (number parsing,
+ * date rules, accepted variants): the panel cache (panel_cache.h) keys its
+ * files by it, so caches written by an older reader are never used. */
+#define CSV_READER_VERSION 1
+
 /* List the symbols of a directory (file names ending in .csv, minus the
  * suffix), sorted in ascending byte order. *names is a new array of new
  * strings; free with csv_free_names(). */

@@ -1,10 +1,12 @@
-/* datasource.c — synthetic or CSV-directory bars (see datasource.h). */
+/* datasource.c — synthetic or CSV-directory bars (see datasource.h). CSV
+ * directories load through the panel cache (panel_cache.h). */
 #include "datasource.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "csv_reader.h"
+#include "panel_cache.h"
 #include "synth.h"
 #include "xalloc.h"
 
@@ -37,7 +39,8 @@ int source_list_symbols(const tb_source *s, char ***names, size_t *n, tb_error *
 
 int source_load(const tb_source *s, const tb_universe *u, tb_market **out, tb_error *err)
 {
-    if (!source_is_synthetic(s)) return csv_load(s->data, (const char *const *)u->names, u->n, s->freq, out, err);
+    if (!source_is_synthetic(s))
+        return pcache_csv_load(s->data, (const char *const *)u->names, u->n, s->freq, out, NULL, err);
     size_t *idx = xmalloc(xmul(u->n, sizeof *idx));
     for (size_t i = 0; i < u->n; i++) {
         long k = synth_symbol_index(u->names[i], s->synth_symbols);

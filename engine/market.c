@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "xalloc.h"
 
@@ -18,8 +19,30 @@ int tb_freq_parse(const char *s, tb_freq *out)
 
 int tb_freq_periods_per_year(tb_freq f) { return f == TB_FREQ_1H ? 252 * 7 : 252; }
 
+/* Copy mapped field arrays to the heap (before anything reallocs them). */
+static void market_unmap(tb_market *m)
+{
+    if (!m->map) return;
+    size_t n = m->n_bars ? m->n_bars : 1;
+    int64_t *ts = xmalloc(xmul(n, sizeof *ts));
+    memcpy(ts, m->ts, m->n_bars * sizeof *ts);
+    double **f[5] = {&m->open, &m->high, &m->low, &m->close, &m->volume};
+    double *copy[5];
+    for (int k = 0; k < 5; k++) {
+        copy[k] = xmalloc(xmul(n, sizeof(double)));
+        memcpy(copy[k], *f[k], m->n_bars * sizeof(double));
+    }
+    munmap(m->map, m->map_len);
+    m->map = NULL;
+    m->map_len = 0;
+    m->ts = ts;
+    for (int k = 0; k < 5; k++) *f[k] = copy[k];
+    m->cap_bars = n;
+}
+
 static void market_grow_bars(tb_market *m, size_t cap)
 {
+    market_unmap(m);
     m->ts = xrealloc(m->ts, xmul(cap, sizeof *m->ts));
     m->open = xrealloc(m->open, xmul(cap, sizeof(double)));
     m->high = xrealloc(m->high, xmul(cap, sizeof(double)));
@@ -40,12 +63,41 @@ tb_market *market_new(tb_freq freq, size_t reserve_symbols, size_t reserve_bars)
     return m;
 }
 
+tb_market *market_new_mapped(tb_freq freq, size_t n_symbols, const char *const *names, const uint64_t *offset,
+                             size_t n_bars, void *map, size_t map_len, int64_t *ts, double *open, double *high,
+                             double *low, double *close, double *volume)
+{
+    tb_market *m = xcalloc(1, sizeof *m);
+    m->freq = freq;
+    m->n_symbols = n_symbols;
+    m->cap_syms = n_symbols ? n_symbols : 1;
+    m->symbols = xcalloc(m->cap_syms, sizeof *m->symbols);
+    m->offset = xcalloc(m->cap_syms + 1, sizeof *m->offset);
+    for (size_t i = 0; i < n_symbols; i++) m->symbols[i] = xstrdup(names[i]);
+    for (size_t i = 0; i <= n_symbols; i++) m->offset[i] = (size_t)offset[i];
+    m->n_bars = m->cap_bars = n_bars;
+    m->map = map;
+    m->map_len = map_len;
+    m->ts = ts;
+    m->open = open;
+    m->high = high;
+    m->low = low;
+    m->close = close;
+    m->volume = volume;
+    return m;
+}
+
 void market_free(tb_market *m)
 {
     if (!m) return;
     for (size_t i = 0; i < m->n_symbols; i++) free(m->symbols[i]);
     free(m->symbols);
     free(m->offset);
+    if (m->map) {
+        munmap(m->map, m->map_len);
+        free(m);
+        return;
+    }
     free(m->ts);
     free(m->open);
     free(m->high);

@@ -2,7 +2,9 @@
  * struct-of-arrays, one contiguous allocation per field for all symbols.
  * Symbol i's bars are indices [offset[i], offset[i+1]) of every field array,
  * ascending in time. Built by the CSV reader and the synthetic generator;
- * read by the panel, indicators and simulation. Owns all of its memory. */
+ * read by the panel, indicators and simulation. Owns all of its memory: the
+ * field arrays are either malloc'd or, for a market loaded from the panel
+ * cache (panel_cache.h), point into one private file mapping it unmaps. */
 #ifndef TB_MARKET_H
 #define TB_MARKET_H
 #include <stddef.h>
@@ -24,6 +26,8 @@ typedef struct tb_market {
     size_t cap_syms;   /* allocated capacity of symbols/offset */
     int64_t *ts;       /* seconds since epoch, UTC */
     double *open, *high, *low, *close, *volume;
+    void *map;         /* non-NULL: ts..volume point into this MAP_PRIVATE mapping (copy-on-write) */
+    size_t map_len;    /* its length in bytes */
 } tb_market;
 
 /* A read-only view of one symbol's bars (pointers into the market arrays). */
@@ -35,6 +39,13 @@ typedef struct tb_series {
 } tb_series;
 
 tb_market *market_new(tb_freq freq, size_t reserve_symbols, size_t reserve_bars);
+/* A finished market whose field arrays live in `map` (map_len bytes, from
+ * mmap(MAP_PRIVATE)): takes ownership of the mapping (market_free unmaps it;
+ * growing the market first copies the arrays to the heap). names[n_symbols]
+ * are copied; offset[n_symbols + 1] is copied and must end at n_bars. */
+tb_market *market_new_mapped(tb_freq freq, size_t n_symbols, const char *const *names, const uint64_t *offset,
+                             size_t n_bars, void *map, size_t map_len, int64_t *ts, double *open, double *high,
+                             double *low, double *close, double *volume);
 void market_free(tb_market *m);
 /* Start a new symbol; the bars pushed next belong to it. Returns its index. */
 size_t market_add_symbol(tb_market *m, const char *name);

@@ -1,0 +1,66 @@
+/* panel_cache.h — a binary cache of parsed CSV directories, so that repeated
+ * runs over the same files skip parsing (issue 6, P3 load path).
+ *
+ * After csv_load() has parsed and validated a universe's files, the bars are
+ * written to one cache file (`<cache dir>/panel-<key hash>.tbp`) keyed by the
+ * directory's real path, the frequency, the ordered symbol list and the
+ * reader version (CSV_READER_VERSION), and recording each source file's size,
+ * mtime, ctime, inode and device. The next load of the same key maps the file
+ * (mmap MAP_PRIVATE: the market's arrays point into it, zero copies) after
+ * checking, in this order: magic, byte order, format and reader versions,
+ * frequency, counts and every offset against the file's length, the
+ * directory and symbol names, every source file's stat, a checksum of
+ * everything after the header, and that each symbol's timestamps ascend.
+ * Anything off is a miss: the CSV files are parsed and the file rewritten.
+ *
+ * Writes are atomic (a private temporary file in the cache directory, then
+ * rename), so concurrent processes only ever see whole files, and a file
+ * mapped by one process stays valid while another replaces it. A file
+ * modified within the last PCACHE_RACY_SECONDS is not cached (its mtime
+ * could still be reused by a same-size write in the same clock tick).
+ *
+ * Where: $TB_CACHE_DIR, default "var/cache" (relative to the working
+ * directory); TB_CACHE_DIR=off disables the cache. A cache that cannot be
+ * read or written never fails a load: it is skipped. Never prints. */
+#ifndef TB_PANEL_CACHE_H
+#define TB_PANEL_CACHE_H
+#include <stddef.h>
+
+#include "market.h"
+#include "tb_error.h"
+
+#define PCACHE_FORMAT_VERSION 1
+#define PCACHE_DEFAULT_DIR "var/cache"
+#define PCACHE_RACY_SECONDS 2
+#define PCACHE_DEFAULT_MAX_MB 4096 /* TB_CACHE_MAX_MB: the oldest files go beyond it */
+
+typedef enum {
+    PCACHE_OFF = 0,      /* caching disabled (TB_CACHE_DIR=off) or the key could not be built */
+    PCACHE_HIT,          /* the bars came from the cache file */
+    PCACHE_MISS_ABSENT,  /* no cache file for this key */
+    PCACHE_MISS_STALE,   /* a source file changed (size, mtime, ctime, inode) or vanished */
+    PCACHE_MISS_INVALID  /* the cache file is damaged or of another version: ignored */
+} pcache_outcome;
+
+typedef struct pcache_status {
+    pcache_outcome outcome;  /* what the lookup found */
+    int stored;              /* a cache file was written by this load */
+    char path[4096];         /* the cache file of this key ("" when off) */
+    char reason[256];        /* why the file was not used, or not written ("" otherwise) */
+} pcache_status;
+
+/* Load symbols[0..n) of the CSV directory `dir` (as csv_load) through the
+ * cache: on a hit the market's arrays map the cache file; on a miss the files
+ * are parsed with csv_load and, when they did not change meanwhile, a cache
+ * file is written. Errors are csv_load's (a bad file is never cached). st may
+ * be NULL. */
+int pcache_csv_load(const char *dir, const char *const *symbols, size_t n, tb_freq freq, tb_market **out,
+                    pcache_status *st, tb_error *err);
+
+/* The cache directory from $TB_CACHE_DIR (borrowed), or NULL when disabled. */
+const char *pcache_dir(void);
+
+/* Name of an outcome: "off", "hit", "absent", "stale", "invalid". */
+const char *pcache_outcome_name(pcache_outcome o);
+
+#endif
