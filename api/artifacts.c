@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets.h"
 #include "dbx.h"
+#include "models.h"
 #include "params.h"
 #include "results.h"
 #include "runview.h"
@@ -86,13 +88,25 @@ static int artifacts_freq_of(const char *name, const char *prefix, char *freq, s
     return 0;
 }
 
+/* name ends with suffix (and has more before it) */
+static int artifacts_ends_with(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+    return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
 void api_artifacts_get(const struct http_request *req, struct http_reply *rep)
 {
     int64_t run_id;
-    char id[24], disposition[192], freq[16];
-    const char *name = http_param(req, "name");
     if (params_id(req, rep, "id", &run_id) < 0)
         return;
+    artifacts_reply(req, rep, run_id, http_param(req, "name"));
+}
+
+void artifacts_reply(const struct http_request *req, struct http_reply *rep, int64_t run_id,
+                     const char *name)
+{
+    char id[24], disposition[192], freq[16];
     snprintf(id, sizeof id, "%" PRId64, run_id);
     if (!name || !artifacts_name_ok(name)) {
         http_reply_error(rep, PROBLEM_NOT_FOUND, "run %s has no artifact with that name", id);
@@ -131,6 +145,12 @@ void api_artifacts_get(const struct http_request *req, struct http_reply *rep)
         goto out; /* results_reply_csv set its own Content-Disposition */
     } else if (artifacts_freq_of(name, "equity_curve_", freq, sizeof freq) == 0) {
         results_reply_csv(req, rep, RESULTS_EQUITY, run_id, strcmp(freq, "1d") == 0, NULL, name);
+        goto out;
+    } else if (strncmp(name, "dataset_", 8) == 0 && artifacts_ends_with(name, ".csv")) {
+        datasets_reply_csv(req, rep, run_id, name); /* the dataset has its run's id */
+        goto out;
+    } else if (artifacts_ends_with(name, "_meta_model.json")) {
+        models_reply_model_json(req, rep, run_id, name);
         goto out;
     } else if (strcmp(name, "metrics.json") == 0) {
         size_t len = 0;

@@ -14,6 +14,7 @@
 #include "dbx.h"
 #include "enqueue.h"
 #include "jobspec.h"
+#include "models.h"
 #include "params.h"
 #include "results.h"
 #include "runview.h"
@@ -34,7 +35,8 @@ void api_backtests_post(const struct http_request *req, struct http_reply *rep)
         params_reply_js_errors(rep, &errs);
         return;
     }
-    if (enqueue_check_universe(&spec, "", rep) == 0) {
+    if (enqueue_check_universe(&spec, "", rep) == 0 &&
+        models_check_meta_filter(req, rep, &spec, "") == 0) {
         struct enqueue_spec es = { "backtest", NULL, spec.normalized, 1, NULL };
         enqueue_run(req, rep, &es);
     }

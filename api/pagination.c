@@ -14,7 +14,7 @@
 static const char page_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static const char *const page_prefix[] = { "r1", "o1", "e1" };
+static const char *const page_prefix[] = { "r1", "o1", "e1", "m1" };
 
 static void page_b64_encode(const unsigned char *in, size_t n, char *out)
 {
@@ -65,7 +65,7 @@ static int page_b64_decode(const char *in, char *out, size_t cap)
 void page_cursor_encode(enum page_kind kind, int64_t k1, int64_t k2, char *out)
 {
     char raw[64];
-    if (kind == PAGE_RUNS)
+    if (kind == PAGE_RUNS || kind == PAGE_MODELS)
         snprintf(raw, sizeof raw, "%s:%" PRId64 ":%" PRId64, page_prefix[kind], k1, k2);
     else
         snprintf(raw, sizeof raw, "%s:%" PRId64, page_prefix[kind], k1);
@@ -104,7 +104,7 @@ int page_cursor_decode(enum page_kind kind, const char *text, int64_t *k1, int64
         return -1;
     const char *a = raw + plen + 1;
     const char *colon = strchr(a, ':');
-    if (kind == PAGE_RUNS) {
+    if (kind == PAGE_RUNS || kind == PAGE_MODELS) {
         if (!colon || page_int(a, (size_t)(colon - a), k1) < 0 ||
             page_int(colon + 1, strlen(colon + 1), k2) < 0)
             return -1;

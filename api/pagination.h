@@ -1,8 +1,8 @@
 /*
  * pagination — opaque keyset cursors for list endpoints. A cursor is the
  * base64url text of "<kind>:<k1>[:<k2>]" where kind says which list it
- * belongs to (runs: created_at in microseconds since the epoch and id;
- * orders: seq; equity: ts in seconds), so a cursor from one list is
+ * belongs to (runs and models: created_at in microseconds since the epoch
+ * and id; orders: seq; equity: ts in seconds), so a cursor from one list is
  * rejected by another. Clients must treat cursors as opaque strings.
  * Pure functions, no allocation, never touches the database.
  */
@@ -18,6 +18,7 @@ enum page_kind {
     PAGE_RUNS = 0,               /* keys: created_at (µs since epoch), id */
     PAGE_ORDERS,                 /* key: seq */
     PAGE_EQUITY,                 /* key: ts (s since epoch) */
+    PAGE_MODELS,                 /* keys: created_at (µs since epoch), id */
 };
 
 /* Write the cursor for (k1, k2) into out (PAGE_CURSOR_MAX bytes); k2 is

@@ -10,6 +10,7 @@
 #include "backtests.h"
 #include "health.h"
 #include "metrics_prom.h"
+#include "models.h"
 #include "openapi.h"
 #include "runs.h"
 #include "static.h"
@@ -29,6 +30,13 @@ const struct route api_routes[] = {
     { "GET", "/backtests/{id}", api_backtests_get },
     { "GET", "/backtests/{id}/orders", api_backtests_orders },
     { "GET", "/backtests/{id}/equity", api_backtests_equity },
+    { "POST", "/models", api_models_post },
+    { "GET", "/models", api_models_list },
+    { "GET", "/models/{id}", api_models_get },
+    { "DELETE", "/models/{id}", api_models_delete },
+    { "GET", "/models/{id}/report", api_models_report },
+    { "GET", "/models/{id}/artifacts/{name}", api_models_artifact },
+    { "POST", "/models/{id}/predict", api_models_predict },
     { "GET", "/", api_static_index },
     { "GET", "/assets/{name}", api_static_asset },
 };

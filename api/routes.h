@@ -14,6 +14,7 @@
 #include "server/settings.h"
 
 struct prom_registry;
+struct modelcache;
 
 /* Shared state for handlers (set up once in main_server.c): read-only,
  * except the metrics registry, whose counters are atomics. */
@@ -21,6 +22,7 @@ struct api_context {
     const struct settings *settings; /* database URL etc.; read-only */
     time_t started;                  /* process start, for uptime */
     struct prom_registry *metrics;   /* request counters for GET /metrics (api/metrics_prom.h) */
+    struct modelcache *models;       /* loaded meta-models for predict (api/modelcache.h; own locking) */
 };
 
 extern const struct route api_routes[];

@@ -19,6 +19,7 @@
 #include "dbx.h"
 #include "enqueue.h"
 #include "jobspec.h"
+#include "models.h"
 #include "pagination.h"
 #include "params.h"
 #include "runview.h"
@@ -72,13 +73,8 @@ void api_runs_post(const struct http_request *req, struct http_reply *rep)
         params_reply_js_errors(rep, &errs);
         return;
     }
-    if (spec.job == JS_JOB_ML_JOB) {
-        http_reply_error(rep, PROBLEM_NOT_IMPLEMENTED,
-                         "ML_JOB runs are not available over HTTP in this build yet; use "
-                         "`tradebench build-ml-dataset` and `tradebench train-meta-model`");
-        goto out;
-    }
-    if (enqueue_check_universe(&spec, "overrides.", rep) < 0)
+    if (enqueue_check_universe(&spec, "overrides.", rep) < 0 ||
+        models_check_meta_filter(req, rep, &spec, "overrides.") < 0)
         goto out;
     struct enqueue_spec es = { "run", jobspec_job_name(spec.job), spec.normalized, iterations,
                                phase };

@@ -25,6 +25,11 @@ static json_t *runview_int(const PGresult *res, int row, int col)
     return json_integer((json_int_t)strtoll(PQgetvalue(res, row, col), NULL, 10));
 }
 
+int runview_is_model(const char *kind, const char *job)
+{
+    return strcmp(kind, "model") == 0 || (strcmp(kind, "run") == 0 && job && strcmp(job, "ML_JOB") == 0);
+}
+
 int runview_is_backtest(const char *kind, const char *job)
 {
     if (strcmp(kind, "backtest") == 0)
@@ -35,7 +40,9 @@ int runview_is_backtest(const char *kind, const char *job)
 
 void runview_url(const char *kind, int64_t id, char *out, size_t n)
 {
-    snprintf(out, n, "/%s/%" PRId64, strcmp(kind, "backtest") == 0 ? "backtests" : "runs", id);
+    snprintf(out, n, "/%s/%" PRId64,
+             strcmp(kind, "backtest") == 0 ? "backtests" : strcmp(kind, "model") == 0 ? "models" : "runs",
+             id);
 }
 
 /* Where each SPEC §5 metric lives in tb_metrics, in metrics_names order. */
@@ -114,7 +121,8 @@ json_t *runview_json(const PGresult *res, int row)
     json_object_set_new(o, "started_at", runview_str(res, row, RUNVIEW_C_STARTED_AT));
     json_object_set_new(o, "heartbeat_at", runview_str(res, row, RUNVIEW_C_HEARTBEAT_AT));
     json_object_set_new(o, "finished_at", runview_str(res, row, RUNVIEW_C_FINISHED_AT));
-    if (strcmp(status, "succeeded") == 0)
+    const char *job = PQgetisnull(res, row, RUNVIEW_C_JOB) ? NULL : PQgetvalue(res, row, RUNVIEW_C_JOB);
+    if (strcmp(status, "succeeded") == 0 && runview_is_backtest(kind, job))
         json_object_set_new(o, "metrics",
                             runview_metrics_json(PQgetisnull(res, row, RUNVIEW_C_METRICS)
                                                      ? NULL
@@ -135,6 +143,10 @@ json_t *runview_json(const PGresult *res, int row)
         json_object_set_new(links, "orders", json_string(link));
         snprintf(link, sizeof link, "/backtests/%" PRId64 "/equity", id);
         json_object_set_new(links, "equity", json_string(link));
+    }
+    if (runview_is_model(kind, job)) {
+        snprintf(link, sizeof link, "/models/%" PRId64, id);
+        json_object_set_new(links, "model", json_string(link));
     }
     json_object_set_new(o, "links", links);
     return o;

@@ -50,16 +50,25 @@ enum {
 
 /* The run at `row` of a RUNVIEW_COLS result: a new object the caller
  * json_decref()s. Includes "metrics" (SPEC §5 order, null when undefined)
- * once the run has succeeded, and "url"/"links" to its resources. */
+ * once a backtest run has succeeded, and "url"/"links" to its resources
+ * ("model" for a model training). */
 json_t *runview_json(const PGresult *res, int row);
 
-/* The public URL of a run: /backtests/{id} for kind backtest, else /runs/{id}. */
+/* The public URL of a run: /backtests/{id} for kind backtest, /models/{id}
+ * for kind model, else /runs/{id}. */
 void runview_url(const char *kind, int64_t id, char *out, size_t n);
 
 /* Does a run of this kind/job (job may be NULL) produce a backtest result
  * (orders, equity curve, metrics)? kind backtest, or the standard jobs
  * EOD_SMALL and BACKTEST_MEDIUM. */
 int runview_is_backtest(const char *kind, const char *job);
+
+/* Does a run of this kind/job train a meta-model (kind model, or ML_JOB)?
+ * Its model, when stored, has the run's id. */
+int runview_is_model(const char *kind, const char *job);
+
+/* SQL twin of runview_is_model() over `runs r`. */
+#define RUNVIEW_SQL_IS_MODEL "(r.kind = 'model' OR (r.kind = 'run' AND r.job = 'ML_JOB'))"
 
 /* SQL twin of runview_is_backtest() over `runs r`. */
 #define RUNVIEW_SQL_IS_BACKTEST \

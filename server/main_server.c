@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api/metrics_prom.h"
+#include "api/modelcache.h"
 #include "api/routes.h"
 #include "db.h"
 #include "http.h"
@@ -63,7 +64,8 @@ int main(void)
 
     struct api_context app = { .settings = &cfg,
                                .started = time(NULL),
-                               .metrics = prom_new(api_routes, api_routes_count) };
+                               .metrics = prom_new(api_routes, api_routes_count),
+                               .models = modelcache_new(MODELCACHE_MAX) };
     struct http_options opt = {
         .host = cfg.listen_host,
         .port = cfg.listen_port,
@@ -80,6 +82,7 @@ int main(void)
     if (!srv) {
         log_error("%s", err);
         prom_free(app.metrics);
+        modelcache_free(app.models);
         goto out;
     }
     log_info("listening on %s:%u with %d threads%s", cfg.listen_host, cfg.listen_port,
@@ -90,6 +93,7 @@ int main(void)
     int left = http_server_shutdown(srv, SERVER_GRACE_MS);
     log_info("stopped%s", left ? " (some requests were cut off)" : "");
     prom_free(app.metrics);
+    modelcache_free(app.models);
     rc = 0;
 
 out:

@@ -25,8 +25,38 @@ static const char PERSIST_SQL_LOCK[] =
 static const char PERSIST_SQL_CLEAR[] =
     "WITH o AS (DELETE FROM orders WHERE run_id = $1),"
     "     e AS (DELETE FROM equity_points WHERE run_id = $1),"
-    "     m AS (DELETE FROM metrics WHERE run_id = $1)"
+    "     m AS (DELETE FROM metrics WHERE run_id = $1),"
+    "     d AS (DELETE FROM datasets WHERE run_id = $1)," /* cascades to dataset_rows and models */
+    "     x AS (DELETE FROM models WHERE run_id = $1)"
     " DELETE FROM artifacts WHERE run_id = $1";
+
+/* A model training's rows: the dataset and the model share the run's id
+ * (OVERRIDING SYSTEM VALUE; only this transaction inserts them), so the
+ * child can write dataset_rows' dataset_id and clients use one number.
+ * $2 is the child's "ml" JSON section. */
+static const char PERSIST_SQL_DATASET[] =
+    "INSERT INTO datasets (id, run_id, strategy, freq, params, n_rows, n_positive, first_ts, last_ts)"
+    " OVERRIDING SYSTEM VALUE"
+    " SELECT $1::bigint, $1::bigint, d->>'strategy', d->>'freq', d->'dataset'->'params',"
+    "        (d->'dataset'->>'n_rows')::int, (d->'dataset'->>'n_positive')::int,"
+    "        to_timestamp((d->'dataset'->>'first_ts')::bigint),"
+    "        to_timestamp((d->'dataset'->>'last_ts')::bigint)"
+    "   FROM (SELECT $2::jsonb AS d) s";
+
+static const char PERSIST_SQL_COPY_DATASET[] =
+    "COPY dataset_rows (dataset_id, seq, ts, symbol, ret_1, ret_5, ret_20, sma20_ratio, sma50_ratio,"
+    " ema_spread, atr14_pct, rsi14, vol20, volume_ratio, label, t1, ret) FROM STDIN (FORMAT binary)";
+
+static const char PERSIST_SQL_MODEL[] =
+    "INSERT INTO models (id, run_id, dataset_id, strategy, freq, features, params, cv, importances,"
+    "                    correlation, train_first_ts, train_last_ts, n_rows, model)"
+    " OVERRIDING SYSTEM VALUE"
+    " SELECT $1::bigint, $1::bigint, $1::bigint, d->>'strategy', d->>'freq',"
+    "        ARRAY(SELECT jsonb_array_elements_text(d->'model'->'features')),"
+    "        d->'model'->'params', d->'model'->'cv', d->'model'->'importances',"
+    "        d->'model'->'correlation', to_timestamp((d->'model'->>'train_first_ts')::bigint),"
+    "        to_timestamp((d->'model'->>'train_last_ts')::bigint), (d->'model'->>'n_rows')::int, $3::bytea"
+    "   FROM (SELECT $2::jsonb AS d) s";
 
 static const char PERSIST_SQL_COPY_ORDERS[] =
     "COPY orders (run_id, seq, ts, symbol, side, quantity, price, notional, cost)"
@@ -128,6 +158,56 @@ static void persist_rollback(PGconn *conn)
         log_warn("ROLLBACK failed: %s", err);
 }
 
+/* A model training's results: datasets row, dataset_rows (COPY), models
+ * row with the model bytes, and the artifact rows — dataset_<s>_<f>.csv and
+ * <s>_meta_model.json rendered on request from those rows, the report and
+ * the small CSVs stored as the child wrote them. */
+static int persist_ml(PGconn *conn, const char *id, const struct runexec_bundle *b, char *err,
+                      size_t errlen)
+{
+    char name[160];
+    char *doc = malloc(b->ml_doc.len + 1);
+    if (!doc) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(doc, b->ml_doc.data, b->ml_doc.len);
+    doc[b->ml_doc.len] = '\0';
+    const char *dargs[2] = { id, doc };
+    int rc = db_command(conn, PERSIST_SQL_DATASET, 2, dargs, err, errlen);
+    if (rc == 0)
+        rc = persist_copy(conn, PERSIST_SQL_COPY_DATASET, &b->dataset, err, errlen);
+    if (rc == 0) {
+        const char *values[3] = { id, doc, b->model.data };
+        int lengths[3] = { 0, 0, (int)b->model.len };
+        int formats[3] = { 0, 0, 1 };
+        PGresult *res = PQexecParams(conn, PERSIST_SQL_MODEL, 3, NULL, values, lengths, formats, 0);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            db_error_copy(err, errlen, "models: ", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    free(doc);
+    if (rc < 0)
+        return -1;
+    snprintf(name, sizeof name, "dataset_%s_%s.csv", b->strategy, b->freq);
+    if (persist_artifact(conn, id, name, "text/csv", b->n_rows, NULL, err, errlen) < 0)
+        return -1;
+    snprintf(name, sizeof name, "%s_meta_model.json", b->strategy);
+    if (persist_artifact(conn, id, name, "application/json", -1, NULL, err, errlen) < 0 ||
+        persist_artifact(conn, id, "ml_training_report.md", "text/markdown", -1, &b->report, err,
+                         errlen) < 0 ||
+        persist_artifact(conn, id, "cv_metrics.csv", "text/csv", persist_count_lines(&b->cv_metrics) - 1,
+                         &b->cv_metrics, err, errlen) < 0 ||
+        persist_artifact(conn, id, "cv_folds.csv", "text/csv", persist_count_lines(&b->cv_folds) - 1,
+                         &b->cv_folds, err, errlen) < 0 ||
+        persist_artifact(conn, id, "feature_importance.csv", "text/csv",
+                         persist_count_lines(&b->importance) - 1, &b->importance, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
 enum persist_outcome persist_run(PGconn *conn, const struct persist_input *in, double *persist_s,
                                  char *err, size_t errlen)
 {
@@ -164,6 +244,11 @@ enum persist_outcome persist_run(PGconn *conn, const struct persist_input *in, d
     if (db_command(conn, PERSIST_SQL_CLEAR, 1, idp, err, errlen) < 0)
         goto rollback;
     double t_clear = persist_now();
+    if (b->ml) {
+        if (persist_ml(conn, id, b, err, errlen) < 0)
+            goto rollback;
+        goto record;
+    }
     if (persist_copy(conn, PERSIST_SQL_COPY_ORDERS, &b->orders, err, errlen) < 0)
         goto rollback;
     double t_orders = persist_now();
@@ -194,11 +279,13 @@ enum persist_outcome persist_run(PGconn *conn, const struct persist_input *in, d
             goto rollback;
     }
 
-    /* The stored iteration's profile, persist included (up to here). */
-    *persist_s = persist_now() - t0;
     log_debug("run %s persist: lock %.1f ms, clear %.1f ms, orders %.1f ms, rest %.1f ms", id,
               (t_lock - t0) * 1e3, (t_clear - t_lock) * 1e3, (t_orders - t_clear) * 1e3,
-              (t0 + *persist_s - t_orders) * 1e3);
+              (persist_now() - t_orders) * 1e3);
+
+record:
+    /* The stored iteration's profile, persist included (up to here). */
+    *persist_s = persist_now() - t0;
     struct queue_iteration it = in->iteration;
     it.wall_s += *persist_s;
     stages = in->stages ? json_deep_copy(in->stages) : json_array();

@@ -2,8 +2,10 @@
  * persist — write a succeeded run's results in one transaction.
  * Inside one BEGIN … COMMIT: lock the run row (still ours, not cancelled?),
  * delete whatever an earlier attempt left (orders, equity_points, metrics,
- * artifacts), COPY the orders, equity points and metrics from the child's
- * result bundle, insert the artifact rows, record the stored iteration in
+ * datasets, models, artifacts), COPY the orders, equity points and metrics
+ * from the child's result bundle — or, for a model training, insert the
+ * dataset (its rows by COPY) and the model with its evaluation, both with
+ * the run's id — insert the artifact rows, record the stored iteration in
  * run_iterations (with the `persist` stage appended), and mark the run
  * succeeded with progress 1. Readers see all of it or none of it; a
  * re-executed run never leaves duplicates. Uses the caller's connection.

@@ -15,13 +15,13 @@
 #include "logger.h"
 #include "mem.h"
 
-/* The kinds this worker executes; model and sweep runs wait for theirs. */
+/* The kinds this worker executes; sweep runs wait for theirs. */
 static const char QUEUE_SQL_CLAIM[] =
     "WITH c AS ("
     "  UPDATE runs SET status = 'running', worker_id = $1, started_at = now(),"
     "         heartbeat_at = now(), attempts = attempts + 1, progress = 0, stage = NULL,"
     "         error = NULL, finished_at = NULL"
-    "   WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ('run', 'backtest')"
+    "   WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ('run', 'backtest', 'model')"
     "               ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1)"
     "     AND status = 'queued'"
     "  RETURNING id, kind, coalesce(job, '') AS job, params::text AS params, iterations,"
@@ -359,4 +359,51 @@ int queue_record_iteration(PGconn *conn, int64_t id, const char *worker_id, int 
     int changed = atoi(PQcmdTuples(res)) > 0;
     PQclear(res);
     return changed;
+}
+
+/* Binary result format: model arrives as raw bytes, the epochs as int8. */
+static const char QUEUE_SQL_MODEL[] =
+    "SELECT model, extract(epoch FROM train_first_ts)::bigint,"
+    "       extract(epoch FROM train_last_ts)::bigint"
+    "  FROM models WHERE id = $1::bigint";
+
+static int64_t queue_be_i8(const PGresult *res, int col)
+{
+    const unsigned char *p = (const unsigned char *)PQgetvalue(res, 0, col);
+    uint64_t v = 0;
+    if (PQgetisnull(res, 0, col) || PQgetlength(res, 0, col) != 8)
+        return INT64_MIN;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return (int64_t)v;
+}
+
+int queue_model_fetch(PGconn *conn, int64_t id, char **model, size_t *len, int64_t *first_ts,
+                      int64_t *last_ts, char *err, size_t errlen)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    const char *params[] = { ids };
+    *model = NULL;
+    *len = 0;
+    PGresult *res = PQexecParams(conn, QUEUE_SQL_MODEL, 1, NULL, params, NULL, NULL, 1);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_error_copy(err, errlen, "reading the meta-model: ",
+                      res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+        PQclear(res);
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    size_t n = (size_t)PQgetlength(res, 0, 0);
+    *model = mem_alloc(n + 1);
+    memcpy(*model, PQgetvalue(res, 0, 0), n);
+    (*model)[n] = '\0';
+    *len = n;
+    *first_ts = queue_be_i8(res, 1);
+    *last_ts = queue_be_i8(res, 2);
+    PQclear(res);
+    return 1;
 }

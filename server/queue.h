@@ -26,7 +26,7 @@
 /* A run this worker just claimed. */
 struct queue_claim {
     int64_t id;                  /* runs.id */
-    char kind[16];               /* run | backtest */
+    char kind[16];               /* run | backtest | model */
     char job[32];                /* EOD_SMALL | BACKTEST_MEDIUM | ML_JOB, "" for custom backtests */
     char *params;                /* runs.params as JSON text; owned, queue_claim_free() */
     int iterations;              /* how many times to execute the job (>= 1) */
@@ -38,7 +38,7 @@ struct queue_claim {
 int queue_listen(PGconn *conn, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Claim the oldest queued run of a kind this worker executes (run,
- * backtest): status running, worker_id, started_at, heartbeat_at = now(),
+ * backtest, model): status running, worker_id, started_at, heartbeat_at = now(),
  * attempts + 1, progress 0; run_iterations left by an earlier attempt are
  * deleted in the same statement. Returns 1 with *out filled (free with
  * queue_claim_free), 0 when nothing is queued, -1 with err. */
@@ -101,5 +101,11 @@ struct queue_iteration {
 int queue_record_iteration(PGconn *conn, int64_t id, const char *worker_id, int attempt,
                            const struct queue_iteration *it, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* A meta_filter's model (models row `id`): its XGBoost JSON bytes (*model:
+ * new, NUL-terminated, caller frees) and its training span in seconds since
+ * the epoch (INT64_MIN when NULL). 1 found, 0 no such model, -1 with err. */
+int queue_model_fetch(PGconn *conn, int64_t id, char **model, size_t *len, int64_t *first_ts,
+                      int64_t *last_ts, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -9,6 +9,7 @@
  * leaves through _exit(), never through return.
  */
 #include "runexec.h"
+#include "runexec_child.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -23,6 +24,7 @@
 
 #include "engine/artifacts.h"
 #include "engine/backtest.h"
+#include "engine/ml_train.h"
 #include "engine/timeutil.h"
 
 /* ---- progress lines ------------------------------------------------------------ */
@@ -60,14 +62,7 @@ static void runexec_send(int fd, const char *fmt, ...)
 #define RUNEXEC_ENGINE_SHARE 0.95
 #define RUNEXEC_SEND_EVERY_S 0.05   /* throttle: at most ~20 progress lines a second */
 
-struct runexec_progress {
-    int fd;                /* the pipe */
-    char stage[32];        /* last stage announced */
-    double sent;           /* last fraction sent (monotone) */
-    double sent_at;        /* when (stage_now) */
-};
-
-static void runexec_on_progress(void *ud, const char *stage, double f)
+void runexec_on_progress(void *ud, const char *stage, double f)
 {
     struct runexec_progress *p = ud;
     int changed = strcmp(stage, p->stage) != 0;
@@ -86,7 +81,7 @@ static void runexec_on_progress(void *ud, const char *stage, double f)
     runexec_send(p->fd, "P %.6f %s", overall, stage);
 }
 
-static void runexec_on_stage(void *ud, const char *stage, double wall_s)
+void runexec_on_stage(void *ud, const char *stage, double wall_s)
 {
     const struct runexec_progress *p = ud;
     runexec_send(p->fd, "S %.9f %s", wall_s, stage);
@@ -107,36 +102,42 @@ static void runexec_be(FILE *f, uint64_t v, int bytes)
         fputc((int)((v >> (8 * i)) & 0xff), f);
 }
 
-static void runexec_copy_header(FILE *f)
+void runexec_copy_header(FILE *f)
 {
     fwrite("PGCOPY\n\377\r\n\0", 1, 11, f);
     runexec_be(f, 0, 4); /* flags */
     runexec_be(f, 0, 4); /* header extension length */
 }
 
-static void runexec_copy_trailer(FILE *f)
+void runexec_copy_trailer(FILE *f)
 {
     runexec_be(f, 0xffff, 2);
 }
 
-static void runexec_copy_tuple(FILE *f, int fields)
+void runexec_copy_tuple(FILE *f, int fields)
 {
     runexec_be(f, (uint64_t)fields, 2);
 }
 
-static void runexec_copy_int8(FILE *f, int64_t v)
+void runexec_copy_int8(FILE *f, int64_t v)
 {
     runexec_be(f, 8, 4);
     runexec_be(f, (uint64_t)v, 8);
 }
 
-static void runexec_copy_int4(FILE *f, int32_t v)
+void runexec_copy_int4(FILE *f, int32_t v)
 {
     runexec_be(f, 4, 4);
     runexec_be(f, (uint64_t)(uint32_t)v, 4);
 }
 
-static void runexec_copy_float8(FILE *f, double x)
+void runexec_copy_int2(FILE *f, int16_t v)
+{
+    runexec_be(f, 2, 4);
+    runexec_be(f, (uint64_t)(uint16_t)v, 2);
+}
+
+void runexec_copy_float8(FILE *f, double x)
 {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
@@ -144,13 +145,13 @@ static void runexec_copy_float8(FILE *f, double x)
     runexec_be(f, bits, 8);
 }
 
-static void runexec_copy_null(FILE *f)
+void runexec_copy_null(FILE *f)
 {
     runexec_be(f, 0xffffffffu, 4);
 }
 
 /* A metric: NULL when undefined or not finite (metrics.json null). */
-static void runexec_copy_float8_or_null(FILE *f, double x)
+void runexec_copy_float8_or_null(FILE *f, double x)
 {
     if (isfinite(x))
         runexec_copy_float8(f, x);
@@ -158,14 +159,14 @@ static void runexec_copy_float8_or_null(FILE *f, double x)
         runexec_copy_null(f);
 }
 
-static void runexec_copy_text(FILE *f, const char *s)
+void runexec_copy_text(FILE *f, const char *s)
 {
     size_t n = strlen(s);
     runexec_be(f, (uint64_t)n, 4);
     fwrite(s, 1, n, f);
 }
 
-static void runexec_copy_ts(FILE *f, int64_t unix_seconds)
+void runexec_copy_ts(FILE *f, int64_t unix_seconds)
 {
     runexec_be(f, 8, 4);
     runexec_be(f, (uint64_t)((unix_seconds - RUNEXEC_PG_EPOCH) * 1000000LL), 8);
@@ -236,14 +237,7 @@ static void runexec_metrics(FILE *f, const tb_backtest *bt, int64_t run_id)
 
 /* ---- the bundle ---------------------------------------------------------------- */
 
-/* A growable in-memory section (open_memstream). */
-struct runexec_mem {
-    FILE *f;
-    char *data;
-    size_t len;
-};
-
-static void runexec_mem_open(struct runexec_mem *m)
+void runexec_mem_open(struct runexec_mem *m)
 {
     m->data = NULL;
     m->len = 0;
@@ -253,7 +247,7 @@ static void runexec_mem_open(struct runexec_mem *m)
 }
 
 /* Close the stream and append it to the bundle as section `name`. */
-static int runexec_mem_emit(struct runexec_mem *m, FILE *bundle, const char *name)
+int runexec_mem_emit(struct runexec_mem *m, FILE *bundle, const char *name)
 {
     int bad = ferror(m->f);
     if (fclose(m->f) != 0)
@@ -268,7 +262,7 @@ static int runexec_mem_emit(struct runexec_mem *m, FILE *bundle, const char *nam
     return bad || ferror(bundle) ? -1 : 0;
 }
 
-static double runexec_seconds(struct timeval tv)
+double runexec_seconds(struct timeval tv)
 {
     return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
 }
@@ -280,8 +274,24 @@ static int runexec_backtest(const struct runexec_task *t, tb_error *err)
     struct runexec_progress prog = { .fd = t->msg_fd, .sent = 0, .sent_at = 0 };
     tb_hooks hooks = { .ud = &prog, .progress = runexec_on_progress, .stage_done = runexec_on_stage };
     tb_backtest bt;
-    if (backtest_run(&t->spec->bt, &hooks, &bt, err))
+    tb_backtest_config c = t->spec->bt; /* a copy: the meta-model is loaded here, in the child */
+    ml_model *model = NULL;
+    char source[48];
+    if (c.meta.model_id > 0) {
+        if (!t->meta_model)
+            return tb_fail(err, TB_EINVAL, "meta_filter: model %lld was not loaded",
+                           (long long)c.meta.model_id);
+        if (ml_model_load_json(t->meta_model, t->meta_model_len, 1, &model, err))
+            return -1;
+        snprintf(source, sizeof source, "model %lld", (long long)c.meta.model_id);
+        c.meta.model = model;
+        c.meta.source = source;
+    }
+    int brc = backtest_run(&c, &hooks, &bt, err);
+    if (brc) {
+        ml_model_free(model);
         return -1;
+    }
 
     double t_render = stage_now();
     runexec_on_progress(&prog, "render_artifacts", 1.0); /* 0.95 overall */
@@ -312,7 +322,7 @@ static int runexec_backtest(const struct runexec_task *t, tb_error *err)
     runexec_metrics(m.f, &bt, t->run_id);
     rc |= runexec_mem_emit(&m, t->bundle, "metrics");
     runexec_mem_open(&m);
-    rc |= art_write_report(m.f, &bt, &t->spec->bt, &info);
+    rc |= art_write_report(m.f, &bt, &c, &info);
     rc |= runexec_mem_emit(&m, t->bundle, "report");
     if (t->spec->with_targets) {
         runexec_mem_open(&m);
@@ -322,18 +332,19 @@ static int runexec_backtest(const struct runexec_task *t, tb_error *err)
     fputs("end 0\n", t->bundle);
     stage_record(&bt.stages, &hooks, "render_artifacts", t_render);
     backtest_free(&bt);
+    ml_model_free(model);
     if (rc || fflush(t->bundle) != 0)
         return tb_fail(err, TB_EIO, "writing the run's results failed: %s", strerror(errno));
     return 0;
 }
 
-/* The dispatch point by job type. ML_JOB gets its executor when the ML
- * engine lands: replace its row with { JS_JOB_ML_JOB, runexec_ml, NULL }. */
+/* The dispatch point by job type. */
 static const struct runexec_entry runexec_table[] = {
     { JS_JOB_BACKTEST, runexec_backtest, NULL },
     { JS_JOB_EOD_SMALL, runexec_backtest, NULL },
     { JS_JOB_BACKTEST_MEDIUM, runexec_backtest, NULL },
-    { JS_JOB_ML_JOB, NULL, "ML_JOB is not available in this build yet" },
+    { JS_JOB_ML_JOB, runexec_ml, NULL },
+    { JS_JOB_MODEL, runexec_ml, NULL },
 };
 
 const struct runexec_entry *runexec_find(js_job job)
@@ -436,16 +447,21 @@ int runexec_bundle_parse(const char *buf, size_t len, struct runexec_bundle *out
         if (strcmp(name, "meta") == 0) {
             json_error_t je;
             json_t *m = json_loadb(sec.data, sec.len, 0, &je);
-            const char *freq = NULL;
-            json_int_t no = -1, ne = -1;
-            if (!m || json_unpack(m, "{s:s, s:I, s:I}", "freq", &freq, "orders", &no, "equity", &ne) != 0) {
+            const char *freq = NULL, *kind = "backtest", *strategy = "";
+            json_int_t no = -1, ne = -1, nr = -1;
+            if (!m || json_unpack(m, "{s:s, s?s, s?s, s?I, s?I, s?I}", "freq", &freq, "kind", &kind,
+                                  "strategy", &strategy, "orders", &no, "equity", &ne, "rows", &nr) != 0 ||
+                (strcmp(kind, "ml") == 0 ? nr < 0 || !*strategy : no < 0 || ne < 0)) {
                 json_decref(m);
                 snprintf(err, errlen, "result bundle: bad meta section");
                 return -1;
             }
+            out->ml = strcmp(kind, "ml") == 0;
             snprintf(out->freq, sizeof out->freq, "%s", freq);
+            snprintf(out->strategy, sizeof out->strategy, "%s", strategy);
             out->n_orders = no;
             out->n_equity = ne;
+            out->n_rows = nr;
             json_decref(m);
             have_meta = 1;
         } else if (strcmp(name, "orders") == 0) {
@@ -458,11 +474,25 @@ int runexec_bundle_parse(const char *buf, size_t len, struct runexec_bundle *out
             out->report = sec;
         } else if (strcmp(name, "targets") == 0) {
             out->targets = sec;
+        } else if (strcmp(name, "dataset") == 0) {
+            out->dataset = sec;
+        } else if (strcmp(name, "model") == 0) {
+            out->model = sec;
+        } else if (strcmp(name, "ml") == 0) {
+            out->ml_doc = sec;
+        } else if (strcmp(name, "cv_metrics") == 0) {
+            out->cv_metrics = sec;
+        } else if (strcmp(name, "cv_folds") == 0) {
+            out->cv_folds = sec;
+        } else if (strcmp(name, "importance") == 0) {
+            out->importance = sec;
         } else if (strcmp(name, "end") == 0) {
             have_end = 1;
         } /* unknown sections are skipped: newer children, older parents */
     }
-    if (!have_meta || !have_end || !out->report.data) {
+    if (!have_meta || !have_end || !out->report.data ||
+        (out->ml && (!out->dataset.data || !out->model.data || !out->ml_doc.data ||
+                     !out->cv_metrics.data || !out->cv_folds.data || !out->importance.data))) {
         snprintf(err, errlen, "result bundle: incomplete (%zu bytes)", len);
         return -1;
     }

@@ -9,14 +9,20 @@
  *      "E <message>"            why the iteration failed (then exit 3)
  *  - a result bundle written to a file the parent created before fork():
  *    named sections "<name> <length>\n<bytes>" read back by
- *    runexec_bundle_parse(). Sections: "meta" (JSON: freq, row counts),
- *    "orders", "equity", "metrics" (complete binary-format COPY streams,
- *    run_id first, for COPY ... FROM STDIN (FORMAT binary)), "report"
- *    (performance_report_<f>.md bytes) and, for EOD_SMALL, "targets"
- *    (targets_<f>.csv bytes).
+ *    runexec_bundle_parse(). A backtest's sections: "meta" (JSON: freq,
+ *    row counts), "orders", "equity", "metrics" (complete binary-format COPY
+ *    streams, run_id first, for COPY ... FROM STDIN (FORMAT binary)),
+ *    "report" (performance_report_<f>.md bytes) and, for EOD_SMALL,
+ *    "targets" (targets_<f>.csv bytes). A model training's (ML_JOB, kind
+ *    model; meta has "kind":"ml"): "dataset" (COPY stream of dataset_rows),
+ *    "model" (the XGBoost JSON bytes), "ml" (JSON: the datasets and models
+ *    rows' values), "report" (ml_training_report.md), "cv_metrics",
+ *    "cv_folds", "importance" (the CSV artifacts' bytes). See runexec_ml.c.
  * Jobs are dispatched by type through one table (runexec_find); a job
- * without an executor (ML_JOB, for now) carries the message it fails with.
- * Never touches PostgreSQL: the parent persists what the bundle holds.
+ * without an executor carries the message it fails with.
+ * Never touches PostgreSQL: the parent persists what the bundle holds. Only
+ * the child runs XGBoost/OpenMP code: the parent never starts an OpenMP
+ * thread pool, which a fork()ed child could not use.
  */
 #ifndef TB_RUNEXEC_H
 #define TB_RUNEXEC_H
@@ -51,6 +57,9 @@ struct runexec_task {
     pid_t parent;                /* to notice a parent that died before prctl() */
     const int *close_fds;        /* parent descriptors the child closes first */
     size_t n_close_fds;
+    const char *meta_model;      /* meta_filter: the model's XGBoost JSON (bt.meta.model_id > 0), else NULL */
+    size_t meta_model_len;
+    int ml_nthread;              /* XGBoost threads for a model training (>= 1) */
 };
 
 /* A job's executor: run one iteration, write the bundle. 0, or -1 with err. */
@@ -92,9 +101,13 @@ struct runexec_section {
 };
 
 struct runexec_bundle {
+    int ml;                             /* 1: a model training's bundle (meta "kind":"ml") */
     char freq[8];                       /* "1d" / "1h" from meta */
-    long long n_orders, n_equity;       /* row counts from meta */
+    char strategy[64];                  /* ML: the base strategy (artifact names) */
+    long long n_orders, n_equity;       /* backtest: row counts from meta */
+    long long n_rows;                   /* ML: dataset rows */
     struct runexec_section orders, equity, metrics, report, targets; /* targets.data NULL when absent */
+    struct runexec_section dataset, model, ml_doc, cv_metrics, cv_folds, importance; /* ML */
 };
 
 /* Parse a bundle held in buf[0..len). Returns 0, or -1 with err. */

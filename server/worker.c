@@ -75,6 +75,8 @@ struct worker_run {
     enum runexec_fault fault;     /* test-only fault for the child */
     int persist_fault;            /* test-only fault for the results transaction */
     int iter;                     /* current iteration, 1-based */
+    char *meta_model;             /* meta_filter: the model's XGBoost JSON (read once at claim), or NULL */
+    size_t meta_model_len;
 
     pid_t pid;                    /* the current child, 0 when none */
     int msg_fd;                   /* read end of its progress pipe, -1 when closed */
@@ -176,10 +178,17 @@ int worker_options_load(struct worker_options *o, int concurrency, settings_look
     o->concurrency = concurrency > 0 ? concurrency : 1;
     o->stale_seconds = WORKER_DEFAULT_STALE_SECONDS;
     o->grace_seconds = WORKER_DEFAULT_GRACE_SECONDS;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->ml_threads = cpus > 0 ? (int)(cpus / o->concurrency) : 1;
+    if (o->ml_threads < 1)
+        o->ml_threads = 1;
+    if (o->ml_threads > WORKER_ML_THREADS_MAX_DEFAULT)
+        o->ml_threads = WORKER_ML_THREADS_MAX_DEFAULT;
     if (worker_int_var(lookup, ud, "TB_WORKER_STALE_SECONDS", 2, 86400, &o->stale_seconds, err,
                        errlen) < 0 ||
         worker_int_var(lookup, ud, "TB_WORKER_GRACE_SECONDS", 0, 3600, &o->grace_seconds, err,
-                       errlen) < 0)
+                       errlen) < 0 ||
+        worker_int_var(lookup, ud, "TB_WORKER_ML_THREADS", 1, 64, &o->ml_threads, err, errlen) < 0)
         return -1;
     const char *f = lookup("TB_FAULT_INJECT", ud);
     if (f && *f)
@@ -347,6 +356,7 @@ static void worker_run_close_child(struct worker_run *r)
 static void worker_run_finish(struct worker *w, struct worker_run *r)
 {
     worker_run_close_child(r);
+    free(r->meta_model);
     jobspec_free(&r->spec);
     queue_claim_free(&r->claim);
     memset(r, 0, sizeof *r);
@@ -415,6 +425,9 @@ static int worker_fork(struct worker *w, struct worker_run *r)
         .parent = getpid(),
         .close_fds = close_fds,
         .n_close_fds = n_close,
+        .meta_model = r->meta_model,
+        .meta_model_len = r->meta_model_len,
+        .ml_nthread = w->opt->ml_threads,
     };
     fflush(stdout);
     fflush(stderr);
@@ -472,12 +485,32 @@ static void worker_start(struct worker *w, struct worker_run *r)
         worker_run_fail(w, r, msg);
         return;
     }
-    int rc = jobspec_from_params(params, &r->spec, &terr);
+    int rc = jobspec_from_stored(r->claim.kind, params, &r->spec, &terr);
     json_decref(params);
     if (rc != 0) {
         snprintf(msg, sizeof msg, "invalid params: %s", terr.msg);
         worker_run_fail(w, r, msg);
         return;
+    }
+    /* A meta-filtered backtest: the model's bytes come from PostgreSQL here,
+     * in the parent; the child parses them (XGBoost runs only there). */
+    if (r->spec.bt.meta.model_id > 0) {
+        char err[512];
+        int64_t first = INT64_MIN, last = INT64_MIN;
+        int found = queue_model_fetch(w->conn, r->spec.bt.meta.model_id, &r->meta_model,
+                                      &r->meta_model_len, &first, &last, err, sizeof err);
+        if (found <= 0) {
+            if (found == 0)
+                snprintf(msg, sizeof msg, "meta_filter.model_id: model %" PRId64
+                         " does not exist (deleted after the backtest was queued?)",
+                         r->spec.bt.meta.model_id);
+            else
+                snprintf(msg, sizeof msg, "%s", err);
+            worker_run_fail(w, r, msg);
+            return;
+        }
+        r->spec.bt.meta.train_first_ts = first;
+        r->spec.bt.meta.train_last_ts = last;
     }
     r->entry = runexec_find(r->spec.job);
     if (!r->entry->run) {
@@ -661,11 +694,18 @@ static void worker_persist(struct worker *w, struct worker_run *r)
     free(buf);
     switch (out) {
     case PERSIST_DONE:
-        log_info("run %" PRId64 " succeeded: %d iteration(s); last child %.1f ms wall, %.1f ms "
-                 "CPU, %.1f MiB peak; %lld orders, %lld equity points; persist %.1f ms",
-                 r->claim.id, r->claim.iterations, in.iteration.wall_s * 1e3,
-                 in.iteration.cpu_s * 1e3, (double)in.iteration.peak_rss_bytes / 1048576.0,
-                 b.n_orders, b.n_equity, persist_s * 1e3);
+        if (b.ml)
+            log_info("run %" PRId64 " succeeded: %d iteration(s); last child %.1f ms wall, %.1f ms "
+                     "CPU, %.1f MiB peak; model %" PRId64 " on %lld dataset rows; persist %.1f ms",
+                     r->claim.id, r->claim.iterations, in.iteration.wall_s * 1e3,
+                     in.iteration.cpu_s * 1e3, (double)in.iteration.peak_rss_bytes / 1048576.0,
+                     r->claim.id, b.n_rows, persist_s * 1e3);
+        else
+            log_info("run %" PRId64 " succeeded: %d iteration(s); last child %.1f ms wall, %.1f ms "
+                     "CPU, %.1f MiB peak; %lld orders, %lld equity points; persist %.1f ms",
+                     r->claim.id, r->claim.iterations, in.iteration.wall_s * 1e3,
+                     in.iteration.cpu_s * 1e3, (double)in.iteration.peak_rss_bytes / 1048576.0,
+                     b.n_orders, b.n_equity, persist_s * 1e3);
         worker_run_finish(w, r);
         return;
     case PERSIST_NOT_OURS:

@@ -16,6 +16,7 @@
 
 #define WORKER_DEFAULT_STALE_SECONDS 15
 #define WORKER_DEFAULT_GRACE_SECONDS 8
+#define WORKER_ML_THREADS_MAX_DEFAULT 4
 
 /* The worker's own TB_WORKER_* settings (TB_WORKER_CONCURRENCY lives in
  * struct settings, shared with the other binaries). */
@@ -23,6 +24,8 @@ struct worker_options {
     int concurrency;             /* TB_WORKER_CONCURRENCY: runs executed at once */
     int stale_seconds;           /* TB_WORKER_STALE_SECONDS: heartbeat age that counts as lost, 2..86400 */
     int grace_seconds;           /* TB_WORKER_GRACE_SECONDS: on SIGTERM, how long running runs may finish, 0..3600 */
+    int ml_threads;              /* TB_WORKER_ML_THREADS: XGBoost threads of a model training, 1..64;
+                                    default online CPUs / concurrency, clamped to 1..4 */
     char *fault;                 /* TB_FAULT_INJECT (tests only): "crash[:id]", "hang:id", "persist:id", comma-separated; NULL = none */
 };
 

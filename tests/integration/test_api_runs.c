@@ -2,7 +2,7 @@
  * test_api_runs — the queue side of the HTTP API against the real server
  * and PostgreSQL (no worker): POST /runs and /backtests (202 + Location,
  * stored row, validation errors naming the field with nothing inserted,
- * 501 for ML_JOB, Idempotency-Key replays and races, latency while a
+ * ML_JOB overrides and an unknown meta_filter model, Idempotency-Key replays and races, latency while a
  * "worker" holds row locks), GET /runs/{id} and 404s, GET /runs filters and
  * cursor pagination, cancellation of queued / running / finished runs,
  * bearer auth on the mutating routes, and /metrics counters.
@@ -258,11 +258,19 @@ Test(api_runs, invalid_bodies_name_the_field_and_store_nothing)
              &m);
     api_expect_field_error(&m, "Idempotency-Key");
     api_resp_free(&m);
-    /* ML_JOB: 501 problem, no row. */
+    /* ML_JOB with a bad override: 400 naming it, no row. */
     unique_key(key, sizeof key, "ml");
     snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", key);
-    api_call(&srv, "POST", "/runs", "{\"job\":\"ML_JOB\"}", hdr, NULL, &m);
-    api_expect_problem(&m, 501, "not-implemented");
+    api_call(&srv, "POST", "/runs", "{\"job\":\"ML_JOB\",\"overrides\":{\"n_rounds\":0}}", hdr, NULL, &m);
+    api_expect_field_error(&m, "overrides.n_rounds");
+    cr_assert_eq(key_rows(key), 0);
+    api_resp_free(&m);
+    /* A meta_filter naming no model: 400 naming meta_filter.model_id, no row. */
+    unique_key(key, sizeof key, "mf");
+    snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", key);
+    api_call(&srv, "POST", "/backtests",
+             "{\"strategy\":\"ema_trend\",\"meta_filter\":{\"model_id\":424242}}", hdr, NULL, &m);
+    api_expect_field_error(&m, "meta_filter.model_id");
     cr_assert_eq(key_rows(key), 0);
     api_resp_free(&m);
     /* The schema is this test's own: nothing at all was stored. */

@@ -92,9 +92,9 @@ Test(worker_protocol, jobs_dispatch_by_type)
     cr_assert_not_null(runexec_find(JS_JOB_BACKTEST)->run);
     cr_assert_not_null(runexec_find(JS_JOB_EOD_SMALL)->run);
     cr_assert_not_null(runexec_find(JS_JOB_BACKTEST_MEDIUM)->run);
-    const struct runexec_entry *ml = runexec_find(JS_JOB_ML_JOB);
-    cr_assert_null(ml->run);
-    cr_assert_str_eq(ml->unavailable, "ML_JOB is not available in this build yet");
+    cr_assert_not_null(runexec_find(JS_JOB_ML_JOB)->run);
+    cr_assert_not_null(runexec_find(JS_JOB_MODEL)->run);
+    cr_assert_eq(runexec_find(JS_JOB_ML_JOB)->run, runexec_find(JS_JOB_MODEL)->run);
 }
 
 struct kv {
