@@ -254,7 +254,10 @@ setup_common() {
     export TB_DATABASE_URL="${TB_DATABASE_URL:-$(db_url "$DB_NAME")}"
     migrate
     start_service tradebench-server
-    start_service tradebench-worker
+    # Model trainings run XGBoost (OpenMP) in the worker's children, which
+    # inherit this: idle OpenMP threads sleep instead of spinning, which on a
+    # 2-core machine shared with other work is 3x faster (docs/ML.md).
+    OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" start_service tradebench-worker
     wait_health
 }
 
