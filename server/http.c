@@ -28,10 +28,13 @@
 #include "logger.h"
 #include "mem.h"
 
+#define HTTP_DRAIN_SETTLE_MS 50.0 /* quiet time that ends a shutdown's drain */
+
 struct http_server {
     struct MHD_Daemon *daemon;   /* the libmicrohttpd daemon */
     struct http_options opt;     /* copied options (strings borrowed) */
     atomic_int inflight;         /* requests between first and completion callback */
+    atomic_int stopping;         /* shutdown began: replies close their connection */
     struct sockaddr_storage addr;/* bound address */
 };
 
@@ -375,6 +378,8 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
         return MHD_NO;
     if (rep->content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+    if (atomic_load(&ctx->srv->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close"); /* no next request */
     for (size_t i = 0; i < rep->nheaders; i++)
         MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
@@ -656,10 +661,31 @@ struct http_server *http_server_start(const struct http_options *opt, char *err,
 
 int http_server_shutdown(struct http_server *srv, int grace_ms)
 {
+    atomic_store(&srv->stopping, 1);
     MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
-    double deadline = http_now_ms() + grace_ms;
+    /* A quiesced socket still completes handshakes into its backlog, where
+     * new clients would wait unanswered for the whole drain and then be
+     * reset. shutdown() stops it listening (new connections are refused at
+     * once) without closing the descriptor, which MHD's threads may still
+     * hold until MHD_stop_daemon. */
+    if (lsock != MHD_INVALID_SOCKET)
+        shutdown(lsock, SHUT_RDWR);
+    /* Drained = no request in flight for HTTP_DRAIN_SETTLE_MS: a keep-alive
+     * client whose previous reply went out just before the signal may still
+     * send one more request, which is then answered with "Connection: close". */
+    double deadline = http_now_ms() + grace_ms, idle_since = -1;
     int left;
-    while ((left = atomic_load(&srv->inflight)) > 0 && http_now_ms() < deadline) {
+    for (;;) {
+        double now = http_now_ms();
+        left = atomic_load(&srv->inflight);
+        if (left > 0)
+            idle_since = -1;
+        else if (idle_since < 0)
+            idle_since = now;
+        else if (now - idle_since >= HTTP_DRAIN_SETTLE_MS)
+            break;
+        if (now >= deadline)
+            break;
         struct timespec ts = { 0, 10 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }

@@ -130,8 +130,10 @@ struct http_server;
  * server. Returns the server, or NULL with err (e.g. address in use). */
 struct http_server *http_server_start(const struct http_options *opt, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/* Graceful stop: stop accepting (MHD_quiesce_daemon), wait up to grace_ms
- * for in-flight requests to finish, stop the daemon, free the server.
+/* Graceful stop: stop accepting (MHD_quiesce_daemon; new connections are
+ * refused from then on), answer every request already received, each with
+ * "Connection: close", wait up to grace_ms for them to finish, stop the
+ * daemon, free the server.
  * Returns the number of requests still in flight when it gave up (0 =
  * drained). */
 int http_server_shutdown(struct http_server *srv, int grace_ms);
