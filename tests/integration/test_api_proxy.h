@@ -2,12 +2,16 @@
  * test_api_proxy — a cuttable TCP proxy in front of PostgreSQL for the API
  * outage tests (header-only, one poll() thread). proxy_cut() closes every
  * proxied connection and makes new ones close at once, as if the database
- * had gone away; proxy_restore() lets connections through again.
+ * had gone away; proxy_restore() lets connections through again. Every
+ * socket is close-on-exec: a server or worker the test starts later must
+ * not hold a copy of a proxied connection, or a cut would never reach its
+ * peer (the kernel closes a socket only with its last descriptor).
  */
 #ifndef TB_TEST_API_PROXY_H
 #define TB_TEST_API_PROXY_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -65,6 +69,8 @@ static inline void *proxy_pump(void *arg)
             continue;
         if (p[0].revents & POLLIN) {
             int c = accept(px->lfd, NULL, NULL);
+            if (c >= 0)
+                fcntl(c, F_SETFD, FD_CLOEXEC);
             int slot = -1;
             for (int i = 0; i < PROXY_CONNS && slot < 0; i++)
                 if (px->a[i] < 0)
@@ -72,7 +78,7 @@ static inline void *proxy_pump(void *arg)
             if (c >= 0 && (atomic_load(&px->down) || slot < 0)) {
                 close(c); /* the peer sees the server go away at once */
             } else if (c >= 0) {
-                int u = socket(px->up.ss_family, SOCK_STREAM, 0);
+                int u = socket(px->up.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (u < 0 || connect(u, (struct sockaddr *)&px->up, px->uplen) != 0) {
                     close(c);
                     if (u >= 0)
@@ -133,7 +139,7 @@ static inline void proxy_start(struct api_proxy *px, const char *url, char *via,
     memcpy(&px->up, ai->ai_addr, ai->ai_addrlen);
     px->uplen = ai->ai_addrlen;
     freeaddrinfo(ai);
-    px->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    px->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
