@@ -112,7 +112,7 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     }
 
     t0 = stage_now();
-    if (panel_build(out->market, c->start, c->end, c->last_bars, &out->panel, err)) goto fail;
+    if (panel_build_compact(out->market, c->start, c->end, c->last_bars, &out->panel, err)) goto fail;
     stage_record(&out->stages, hooks, "panel", t0);
 
     t0 = stage_now();

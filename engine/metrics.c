@@ -3,6 +3,9 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "xalloc.h"
 
 const char *const metrics_names[15] = {
     "total_return", "cagr",      "volatility", "sharpe",   "sortino",     "max_drawdown", "max_drawdown_duration",
@@ -19,22 +22,27 @@ double metrics_get(const tb_metrics *mt, size_t k)
     return k < 15 ? v[k] : NAN;
 }
 
+/* Symbol by symbol over each one's bars inside the panel: acc[t] receives
+ * the symbols' returns in ascending symbol order, the order of the
+ * definition's sum over symbols at t, so the means are the same doubles. */
 void metrics_benchmark(const tb_market *m, const tb_panel *p, double *b)
 {
-    const size_t N = p->N;
-    if (p->T) b[0] = NAN;
-    for (size_t t = 1; t < p->T; t++) {
-        double s = 0;
-        size_t cnt = 0;
-        for (size_t i = 0; i < N; i++) {
-            int32_t k = p->last[t * N + i];
-            if (!p->has[t * N + i] || k < 1) continue;
-            const double *c = m->close + m->offset[i];
-            s += c[k] / c[k - 1] - 1;
-            cnt++;
+    const size_t T = p->T;
+    if (!T) return;
+    uint32_t *cnt = xcalloc(T, sizeof *cnt);
+    for (size_t t = 0; t < T; t++) b[t] = 0;
+    for (size_t i = 0; i < p->N; i++) {
+        const double *c = m->close + m->offset[i];
+        int32_t lo = p->lo[i], hi = p->hi[i];
+        for (int32_t k = lo > 1 ? lo : 1; k < hi; k++) {
+            int32_t t = panel_bar_time(p, i, k - lo);
+            b[t] += c[k] / c[k - 1] - 1;
+            cnt[t]++;
         }
-        b[t] = cnt ? s / (double)cnt : 0;
     }
+    b[0] = NAN;
+    for (size_t t = 1; t < T; t++) b[t] = cnt[t] ? b[t] / (double)cnt[t] : 0;
+    free(cnt);
 }
 
 static double mean_of(const double *x, size_t n)

@@ -6,6 +6,7 @@
 #include "simulate.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,61 +90,338 @@ static buys_spend_fn buys_spend_prepare(const sim_trade *b, size_t nb, const tb_
 
 static double buys_spend(const buys_spend_fn *f, double k) { return k * f->lin + k * sqrt(k) * f->imp; }
 
-/* Largest k in [0,1) with spend(k) <= cash, by bisection to machine precision. */
-static double buys_scale(const buys_spend_fn *f, double cash)
+double sim_buys_scale_bisect(double lin, double imp, double cash)
 {
+    buys_spend_fn f = {lin, imp};
     if (cash <= 0) return 0;
     double lo = 0, hi = 1;
     for (int it = 0; it < 200; it++) {
         double mid = 0.5 * (lo + hi);
         if (mid <= lo || mid >= hi) break;
-        if (buys_spend(f, mid) <= cash) lo = mid;
+        if (buys_spend(&f, mid) <= cash) lo = mid;
         else hi = mid;
     }
     return lo;
 }
 
-/* The held list: symbols with a position, kept in ascending index order so
- * sums over it add in the same order as a sweep over all symbols. */
-static size_t held_insert(uint32_t *held, size_t n, uint32_t sym)
+/* The bisection above ends with lo and hi adjacent doubles, spend(lo) <= cash
+ * < spend(hi) (or hi = 1): its result is the largest double k < 1 with
+ * spend(k) <= cash. spend is non-decreasing in k even as rounded (every
+ * operation in it is monotone for lin > 0, imp >= 0), so that k is also
+ * found by Newton's method on the real equation followed by a walk over
+ * neighbouring doubles to the exact boundary: the same double in ~5 square
+ * roots instead of ~53. Anything unusual (tiny k, where the bisection's
+ * iteration cap could bind; non-finite sums; a long walk) takes the bisection. */
+double sim_buys_scale(double lin, double imp, double cash)
 {
-    size_t k = n;
-    while (k > 0 && held[k - 1] > sym) {
-        held[k] = held[k - 1];
-        k--;
+    if (cash <= 0) return 0;
+    if (!(lin > 0 && imp >= 0 && isfinite(lin) && isfinite(imp) && isfinite(cash)))
+        return sim_buys_scale_bisect(lin, imp, cash);
+    buys_spend_fn f = {lin, imp};
+    double k = cash / (lin + imp); /* below the root (k^1.5 <= k on [0, 1]); Newton then closes in from above */
+    if (k > 1) k = 1;
+    for (int it = 0; it < 30; it++) {
+        double sk = sqrt(k);
+        double g = k * lin + k * sk * imp - cash, dg = lin + 1.5 * sk * imp;
+        double nk = k - g / dg;
+        if (!(nk > 0) || nk == k) break;
+        k = nk;
     }
-    held[k] = sym;
-    return n + 1;
+    if (!(k > 1e-12)) return sim_buys_scale_bisect(lin, imp, cash);
+    double below1 = nextafter(1.0, 0.0);
+    if (k > below1) k = below1;
+    int steps = 0;
+    if (buys_spend(&f, k) <= cash) {
+        for (;;) {
+            double up = nextafter(k, 1.0);
+            if (up >= 1 || !(buys_spend(&f, up) <= cash)) break;
+            k = up;
+            if (++steps > 64) return sim_buys_scale_bisect(lin, imp, cash);
+        }
+    } else {
+        do {
+            k = nextafter(k, 0.0);
+            if (++steps > 64) return sim_buys_scale_bisect(lin, imp, cash);
+        } while (!(buys_spend(&f, k) <= cash));
+    }
+    return k;
 }
 
-static size_t held_remove(uint32_t *held, size_t n, uint32_t sym)
+/* ---- per-run state -------------------------------------------------------------
+ *
+ * Which symbols need looking at in a step: those long at the previous close
+ * or holding shares. Both sets are bitsets over the symbol index, walked in
+ * ascending order, so every sum over them adds in the same order as a sweep
+ * over all symbols would (the results do not depend on this layout).
+ * Signals are not gathered per step: a symbol's signal at panel time t is the
+ * signal of its last bar, which changes only at its own bars, so the run
+ * first lists those changes ("flips") by panel time and applies them as time
+ * passes; n_long follows them. */
+
+typedef uint64_t sim_word;
+#define SIM_WBITS 64
+
+static inline void bit_set(sim_word *b, size_t i) { b[i / SIM_WBITS] |= (sim_word)1 << (i % SIM_WBITS); }
+static inline void bit_clear(sim_word *b, size_t i) { b[i / SIM_WBITS] &= ~((sim_word)1 << (i % SIM_WBITS)); }
+
+/* Signal changes ("flips") at panel times t >= 1, stored symbol by symbol
+ * (j = 0..n-1) and indexed by time: the flips of time t are
+ * idx[at[t]] .. idx[at[t+1]-1], in ascending symbol order. An entry or exit
+ * trades at the symbol's next bar with the statistics of the flip bar, so
+ * when the run has no table those statistics are computed here, per symbol
+ * in bar order (overlapping windows share their logs), optionally split over
+ * two threads by symbol; rebalances (a few percent of the orders) compute
+ * theirs when they happen. */
+typedef struct sim_flips {
+    size_t n;
+    size_t *at;        /* T + 1 */
+    uint32_t *idx;     /* n: symbol-major index, grouped by time */
+    uint32_t *sym;     /* n: symbol */
+    int32_t *bar;      /* n: the flip bar (index in the symbol's series) */
+    int32_t *time;     /* n: its panel time */
+    uint8_t *val;      /* n: the new signal */
+    size_t *first;     /* N + 1: symbol i's flips are first[i] .. first[i+1]-1 */
+    tb_cost_stats *st; /* n: statistics at the flip bar; NULL when the run reads a table */
+} sim_flips;
+
+/* The first bar k in [from, hi) whose signal differs from the bar before it
+ * (0 before the first bar), or hi. Flips are rare: eight bars per test. */
+static inline int32_t sim_next_flip(const uint8_t *s, int32_t from, int32_t hi)
 {
-    size_t k = 0;
-    while (k < n && held[k] != sym) k++;
-    if (k == n) return n;
-    memmove(held + k, held + k + 1, (n - k - 1) * sizeof *held);
-    return n - 1;
+    for (int32_t k = from; k < hi; k++) {
+        if (k >= 1 && k + 8 <= hi) {
+            uint64_t a, b;
+            memcpy(&a, s + k, 8);
+            memcpy(&b, s + k - 1, 8);
+            if (a == b) {
+                k += 7;
+                continue;
+            }
+        }
+        if (s[k] != (k ? s[k - 1] : 0)) return k;
+    }
+    return hi;
+}
+
+typedef struct sim_fill_job {
+    const tb_market *m;
+    const uint8_t *sig;
+    const tb_panel *p;
+    sim_flips *f;
+    size_t from, to; /* symbols */
+} sim_fill_job;
+
+static void *sim_flips_fill(void *arg)
+{
+    const sim_fill_job *jb = arg;
+    const tb_market *m = jb->m;
+    const tb_panel *p = jb->p;
+    sim_flips *f = jb->f;
+    double *scratch = NULL;
+    size_t scratch_len = 0;
+    for (size_t i = jb->from; i < jb->to; i++) {
+        const uint8_t *s = jb->sig + m->offset[i];
+        int32_t lo = p->lo[i], hi = p->hi[i];
+        size_t j = f->first[i];
+        for (int32_t k = sim_next_flip(s, lo, hi); k < hi; k = sim_next_flip(s, k + 1, hi)) {
+            int32_t t = panel_bar_time(p, i, k - lo);
+            if (t == 0) continue; /* part of s0 */
+            f->sym[j] = (uint32_t)i;
+            f->bar[j] = k;
+            f->time[j] = t;
+            f->val[j] = s[k];
+            j++;
+        }
+        size_t n = f->first[i + 1] - f->first[i], len = market_len(m, i), o = m->offset[i];
+        if (!f->st || !n) continue;
+        if (len > scratch_len) {
+            scratch_len = len;
+            scratch = xrealloc(scratch, xmul(3 * scratch_len, sizeof *scratch));
+        }
+        costs_stats_list(m->high + o, m->low + o, m->close + o, m->volume + o, len, f->bar + f->first[i], n,
+                         f->st + f->first[i], scratch);
+    }
+    free(scratch);
+    return NULL;
+}
+
+/* s0[i] = signal at panel time 0; the flips after it. threads > 1: the
+ * statistics are computed on a second thread for the upper half of the flips. */
+static void sim_flips_build(const tb_market *m, const uint8_t *sig, const tb_panel *p, int with_stats, int threads,
+                            uint8_t *s0, sim_flips *f)
+{
+    const size_t T = p->T, N = p->N;
+    memset(f, 0, sizeof *f);
+    f->first = xmalloc(xmul(N + 1, sizeof *f->first));
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++) {
+        const uint8_t *s = sig + m->offset[i];
+        int32_t lo = p->lo[i], hi = p->hi[i];
+        int32_t b = panel_last(p, 0, i);
+        s0[i] = b >= 0 ? s[b] : 0;
+        f->first[i] = n;
+        for (int32_t k = sim_next_flip(s, lo, hi); k < hi; k = sim_next_flip(s, k + 1, hi))
+            n += panel_bar_time(p, i, k - lo) > 0;
+    }
+    f->first[N] = n;
+    f->n = n;
+    size_t n1 = n ? n : 1;
+    f->idx = xmalloc(xmul(n1, sizeof *f->idx));
+    f->sym = xmalloc(xmul(n1, sizeof *f->sym));
+    f->bar = xmalloc(xmul(n1, sizeof *f->bar));
+    f->time = xmalloc(xmul(n1, sizeof *f->time));
+    f->val = xmalloc(n1);
+    if (with_stats) f->st = xmalloc(xmul(n1, sizeof *f->st));
+
+    sim_fill_job jobs[2] = {{m, sig, p, f, 0, N}, {m, sig, p, f, N, N}};
+    pthread_t helper;
+    int helped = 0;
+    if (threads > 1 && with_stats && n >= 256) {
+        size_t mid = 0; /* split at half of the flips */
+        while (mid < N && f->first[mid + 1] <= n / 2) mid++;
+        jobs[0].to = mid;
+        jobs[1].from = mid;
+        helped = pthread_create(&helper, NULL, sim_flips_fill, &jobs[1]) == 0;
+        if (!helped) jobs[0].to = N;
+    }
+    sim_flips_fill(&jobs[0]);
+    if (helped) pthread_join(helper, NULL);
+
+    f->at = xcalloc(T + 1, sizeof *f->at);
+    for (size_t j = 0; j < n; j++) f->at[f->time[j] + 1]++;
+    for (size_t t = 1; t <= T; t++) f->at[t] += f->at[t - 1]; /* at[t] = start of time t */
+    for (size_t j = 0; j < n; j++) f->idx[f->at[f->time[j]]++] = (uint32_t)j;
+    for (size_t t = T; t > 0; t--) f->at[t] = f->at[t - 1]; /* the fill moved each start to the next */
+    f->at[0] = 0;
+}
+
+static void sim_flips_free(sim_flips *f)
+{
+    free(f->at);
+    free(f->idx);
+    free(f->sym);
+    free(f->bar);
+    free(f->time);
+    free(f->val);
+    free(f->first);
+    free(f->st);
+}
+
+/* Where symbol i stands at panel time t (t only grows between calls for one
+ * symbol): its last bar (series index, -1 none) and whether it has a bar at t.
+ * Symbols with gaps advance a cursor over their bar times. */
+static inline int32_t sim_pos(const tb_panel *p, int32_t *cur, size_t i, int32_t t, int *has)
+{
+    int32_t lo = p->lo[i], cnt = p->hi[i] - lo;
+    if (p->tmap_off[i] < 0) {
+        int32_t k = t - p->t0[i];
+        if (cnt == 0 || k < 0) {
+            *has = 0;
+            return lo - 1;
+        }
+        if (k < cnt) {
+            *has = 1;
+            return lo + k;
+        }
+        *has = 0;
+        return lo + cnt - 1;
+    }
+    const int32_t *tm = p->tmap + p->tmap_off[i];
+    int32_t c = cur[i];
+    while (c < cnt && tm[c] <= t) c++;
+    cur[i] = c;
+    *has = c > 0 && tm[c - 1] == t;
+    return lo + c - 1;
+}
+
+/* Statistics for an order of symbol i whose signal bar is b: from the table,
+ * or from the symbol's last flip when that is the bar (entries and exits),
+ * or computed now (rebalances). */
+static inline tb_cost_stats sim_stats(const tb_market *m, const tb_cost_table *tab, const sim_flips *fl,
+                                      int32_t flip, size_t i, int32_t b)
+{
+    size_t o = m->offset[i];
+    if (tab) return b < 0 ? (tb_cost_stats){NAN, NAN, NAN} : tab->at[o + (size_t)b];
+    if (flip >= 0 && fl->bar[flip] == b) return fl->st[flip];
+    return costs_stats_at(m->high + o, m->low + o, m->close + o, m->volume + o, b);
 }
 
 int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
              const tb_hooks *hooks, tb_sim_result *out, tb_error *err)
 {
-    const size_t T = p->T, N = p->N;
+    tb_sim_opts opt = {NULL, 1};
+    return simulate_with(m, sig, p, cfg, &opt, hooks, out, err);
+}
+
+/* Scratch of one run; everything is allocated once, before the time loop. */
+typedef struct sim_state {
+    uint8_t *s;        /* N: signal at the previous close */
+    sim_word *held;    /* NW: q != 0 */
+    sim_word *longs;   /* NW: s == 1 */
+    int32_t *cur;      /* N: bar cursors of the symbols with gaps */
+    int32_t *last;     /* N: this step's last bar of each active symbol ... */
+    uint8_t *has;      /* N: ... and whether it has a bar now */
+    int32_t *flip;     /* N: the symbol's latest applied flip (index into the flips), -1 none */
+    sim_trade *sells, *buys;
+    sim_flips fl;
+} sim_state;
+
+static void sim_state_free(sim_state *st)
+{
+    free(st->s);
+    free(st->held);
+    free(st->longs);
+    free(st->cur);
+    free(st->last);
+    free(st->has);
+    free(st->flip);
+    free(st->sells);
+    free(st->buys);
+    sim_flips_free(&st->fl);
+}
+
+int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
+                  const tb_sim_opts *opt, const tb_hooks *hooks, tb_sim_result *out, tb_error *err)
+{
+    const size_t T = p->T, N = p->N, NW = (N + SIM_WBITS - 1) / SIM_WBITS, n1 = N ? N : 1;
+    const tb_cost_table *tab = opt ? opt->stats : NULL;
     memset(out, 0, sizeof *out);
     out->T = T;
     out->N = N;
     out->equity = xmalloc(xmul(T, sizeof(double)));
     out->cash = xmalloc(xmul(T, sizeof(double)));
     out->gross = xmalloc(xmul(T, sizeof(double)));
-    out->final_q = xcalloc(N, sizeof(double));
-    out->pnl = xcalloc(N, sizeof(double));
+    out->final_q = xcalloc(n1, sizeof(double));
+    out->pnl = xcalloc(n1, sizeof(double));
     double *q = out->final_q;
-    uint8_t *s_prev = xcalloc(N ? N : 1, 1);
-    uint32_t *held = xmalloc(xmul(N ? N : 1, sizeof *held)); /* symbols with q != 0, ascending */
-    size_t n_held = 0;
-    sim_trade *sells = xmalloc(xmul(N, sizeof *sells)), *buys = xmalloc(xmul(N, sizeof *buys));
+    sim_state st;
+    st.s = xmalloc(n1);
+    st.held = xcalloc(NW ? NW : 1, sizeof *st.held);
+    st.longs = xcalloc(NW ? NW : 1, sizeof *st.longs);
+    st.cur = xcalloc(n1, sizeof *st.cur);
+    st.last = xmalloc(xmul(n1, sizeof *st.last));
+    st.has = xmalloc(n1);
+    st.flip = xmalloc(xmul(n1, sizeof *st.flip));
+    st.sells = xmalloc(xmul(n1, sizeof *st.sells));
+    st.buys = xmalloc(xmul(n1, sizeof *st.buys));
+    uint8_t *s = st.s, *has = st.has;
+    sim_word *held = st.held, *longs = st.longs;
+    int32_t *last = st.last, *flip = st.flip;
+    sim_trade *sells = st.sells, *buys = st.buys;
+    const sim_flips *fl = &st.fl;
     const tb_costs *cm = &cfg->costs;
+    const double *open = m->open, *close = m->close;
     double cash = cfg->start_capital;
+
+    sim_flips_build(m, sig, p, !tab, opt ? opt->threads : 1, s, &st.fl);
+    size_t n_long = 0;
+    for (size_t i = 0; i < N; i++) {
+        flip[i] = -1;
+        if (s[i]) {
+            bit_set(longs, i);
+            n_long++;
+        }
+    }
 
     out->equity[0] = cash;
     out->cash[0] = cash;
@@ -151,54 +429,64 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
     for (size_t t = 1; t < T; t++) {
         if ((t & 255) == 0) {
             if (hooks_cancelled(hooks)) {
-                free(s_prev), free(held), free(sells), free(buys);
+                sim_state_free(&st);
                 sim_result_free(out);
                 return tb_fail(err, TB_ECANCEL, "cancelled");
             }
             hooks_progress(hooks, "simulate", (double)t / (double)T);
         }
-        const int32_t *lp = p->last + (t - 1) * N, *lt = p->last + t * N;
-        const uint8_t *ht = p->has + t * N;
         /* targets at the close of t-1 */
-        size_t n_long = 0;
-        for (size_t i = 0; i < N; i++) {
-            s_prev[i] = lp[i] >= 0 ? sig[m->offset[i] + (size_t)lp[i]] : 0;
-            n_long += s_prev[i];
-        }
         double wt = 0;
         if (n_long) {
             wt = 1.0 / (double)n_long;
             if (wt > cfg->max_weight) wt = cfg->max_weight;
         }
+        /* where every symbol that matters stands at t; prefetch its coming prices */
+        for (size_t wd = 0; wd < NW; wd++) {
+            for (sim_word bits = longs[wd] | held[wd]; bits; bits &= bits - 1) {
+                size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
+                int h;
+                int32_t b = sim_pos(p, st.cur, i, (int32_t)t, &h);
+                last[i] = b;
+                has[i] = (uint8_t)h;
+                size_t ahead = (size_t)b + 16;
+                if (b >= 0 && ahead < market_len(m, i)) {
+                    __builtin_prefetch(open + m->offset[i] + ahead);
+                    __builtin_prefetch(close + m->offset[i] + ahead);
+                }
+            }
+        }
         /* equity at the open */
         double eo = cash;
-        for (size_t h = 0; h < n_held; h++) {
-            size_t i = held[h];
-            size_t b = m->offset[i] + (size_t)lt[i];
-            eo += q[i] * (ht[i] ? m->open[b] : m->close[b]);
+        for (size_t wd = 0; wd < NW; wd++) {
+            for (sim_word bits = held[wd]; bits; bits &= bits - 1) {
+                size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
+                size_t b = m->offset[i] + (size_t)last[i];
+                eo += q[i] * (has[i] ? open[b] : close[b]);
+            }
         }
         /* decide trades */
         size_t ns = 0, nb = 0;
-        for (size_t i = 0; i < N; i++) {
-            if (!ht[i]) continue;
-            int s = s_prev[i];
-            if (!s && q[i] == 0) continue;
-            double px = m->open[m->offset[i] + (size_t)lt[i]];
-            double wstar = s ? wt : 0;
-            int exit = 0;
-            if (s && q[i] > 0) {
-                double w = q[i] * px / eo;
-                if (!(fabs(w - wstar) > cfg->rebalance_band)) continue;
-            } else if (!s) {
-                exit = 1;
+        for (size_t wd = 0; wd < NW; wd++) {
+            for (sim_word bits = longs[wd] | held[wd]; bits; bits &= bits - 1) {
+                size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
+                if (!has[i]) continue;
+                int si = s[i];
+                double px = open[m->offset[i] + (size_t)last[i]];
+                double wstar = si ? wt : 0;
+                int exit = 0;
+                if (si && q[i] > 0) {
+                    double w = q[i] * px / eo;
+                    if (!(fabs(w - wstar) > cfg->rebalance_band)) continue;
+                } else if (!si) {
+                    exit = 1;
+                }
+                double dq = exit ? -q[i] : wstar * eo / px - q[i];
+                if (fabs(dq * px) < 0.01) continue;
+                sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, fl, flip[i], i, last[i] - 1)};
+                if (dq < 0) sells[ns++] = tr;
+                else buys[nb++] = tr;
             }
-            double dq = exit ? -q[i] : wstar * eo / px - q[i];
-            if (fabs(dq * px) < 0.01) continue;
-            size_t o = m->offset[i];
-            sim_trade tr = {(uint32_t)i, dq, px, exit,
-                            costs_stats_at(m->high + o, m->low + o, m->close + o, m->volume + o, (long)lt[i] - 1)};
-            if (dq < 0) sells[ns++] = tr;
-            else buys[nb++] = tr;
         }
         /* sells first */
         for (size_t j = 0; j < ns; j++) {
@@ -207,7 +495,7 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
             double cost = costs_amount(cm, &tr->st, qty, tr->px);
             cash += qty * tr->px - cost;
             q[tr->sym] = tr->exit ? 0 : q[tr->sym] + tr->dq;
-            if (tr->exit) n_held = held_remove(held, n_held, tr->sym);
+            if (tr->exit) bit_clear(held, tr->sym);
             orders_push(&out->orders, (uint32_t)t, tr->sym, 1, qty, tr->px, cost);
             out->traded_notional += qty * tr->px;
             out->total_costs += cost;
@@ -220,7 +508,7 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
                 need += buys[j].dq * buys[j].px + costs_amount(cm, &buys[j].st, buys[j].dq, buys[j].px);
             if (need > cash) {
                 buys_spend_fn f = buys_spend_prepare(buys, nb, cm);
-                k = buys_scale(&f, cash);
+                k = sim_buys_scale(f.lin, f.imp, cash);
             }
             for (size_t j = 0; j < nb; j++) {
                 sim_trade *tr = &buys[j];
@@ -228,7 +516,7 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
                 if (qty * tr->px < 0.01) continue;
                 double cost = costs_amount(cm, &tr->st, qty, tr->px);
                 cash -= qty * tr->px + cost;
-                if (q[tr->sym] == 0) n_held = held_insert(held, n_held, tr->sym);
+                bit_set(held, tr->sym);
                 q[tr->sym] += qty;
                 orders_push(&out->orders, (uint32_t)t, tr->sym, 0, qty, tr->px, cost);
                 out->traded_notional += qty * tr->px;
@@ -237,13 +525,34 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
         }
         /* mark to market at the close */
         double gross = 0;
-        for (size_t h = 0; h < n_held; h++) {
-            size_t i = held[h];
-            gross += q[i] * m->close[m->offset[i] + (size_t)lt[i]];
+        for (size_t wd = 0; wd < NW; wd++) {
+            for (sim_word bits = held[wd]; bits; bits &= bits - 1) {
+                size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
+                gross += q[i] * close[m->offset[i] + (size_t)last[i]];
+            }
         }
         out->cash[t] = cash;
         out->gross[t] = gross;
         out->equity[t] = cash + gross;
+        /* signals at the close of t; an entry's price and statistics are needed next */
+        for (size_t e = fl->at[t]; e < fl->at[t + 1]; e++) {
+            uint32_t j = fl->idx[e];
+            size_t i = fl->sym[j];
+            flip[i] = (int32_t)j;
+            uint8_t v = fl->val[j];
+            if (v == s[i]) continue;
+            s[i] = v;
+            if (v) {
+                bit_set(longs, i);
+                n_long++;
+                size_t b = m->offset[i] + (size_t)fl->bar[j];
+                if ((size_t)fl->bar[j] + 1 < market_len(m, i)) __builtin_prefetch(open + b + 1);
+                if (tab) __builtin_prefetch(tab->at + b);
+            } else {
+                bit_clear(longs, i);
+                n_long--;
+            }
+        }
     }
     /* P&L per symbol: cash flows plus what is still held at the last close */
     for (size_t k = 0; k < out->orders.n; k++) {
@@ -252,12 +561,9 @@ int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb
     }
     for (size_t i = 0; i < N; i++) {
         int32_t b = panel_last(p, T - 1, i);
-        if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * m->close[m->offset[i] + (size_t)b];
+        if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * close[m->offset[i] + (size_t)b];
     }
-    free(s_prev);
-    free(held);
-    free(sells);
-    free(buys);
+    sim_state_free(&st);
     hooks_progress(hooks, "simulate", 1.0);
     return 0;
 }

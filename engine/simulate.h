@@ -46,10 +46,32 @@ void sim_config_defaults(tb_sim_config *c);
 /* Validate the configuration; errors name the field (capital, max_weight, ...). */
 int sim_config_validate(const tb_sim_config *c, tb_error *err);
 
-/* Run the simulation. sig holds per-bar signals in market layout. */
+/* Run the simulation. sig holds per-bar signals in market layout. The panel
+ * may be compact (panel_build_compact). */
 int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
              const tb_hooks *hooks, tb_sim_result *out, tb_error *err);
+/* Options of simulate_with(). */
+typedef struct tb_sim_opts {
+    const tb_cost_table *stats; /* the cost statistics of every bar from each symbol's panel.lo - 1 on
+                                   (costs.h); NULL: the run computes the ones it needs */
+    int threads;                /* > 1: without a table, the statistics of entries and exits are
+                                   computed on a second thread (half the symbols each) */
+} tb_sim_opts;
+
+/* simulate() with options (opt may be NULL). Reads m, sig, p and the table
+ * only, so any number of runs may share them from several threads. The
+ * results are identical whatever the options. */
+int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
+                  const tb_sim_opts *opt, const tb_hooks *hooks, tb_sim_result *out, tb_error *err);
 void sim_result_free(tb_sim_result *r);
+
+/* SPEC §4.1 buy scaling: the largest double k in [0, 1) with
+ * k*lin + k^1.5*imp <= cash (0 when cash <= 0), lin = the buys' notional plus
+ * linear costs at k = 1, imp = their impact costs at k = 1. sim_buys_scale
+ * is the fast form the simulation uses; sim_buys_scale_bisect the plain
+ * bisection it must agree with to the last bit (kept for tests). */
+double sim_buys_scale(double lin, double imp, double cash);
+double sim_buys_scale_bisect(double lin, double imp, double cash);
 
 /* Signal of symbol i at panel time t (carried from its last bar; 0 before its first). */
 static inline int sim_signal_at(const tb_market *m, const uint8_t *sig, const tb_panel *p, size_t t, size_t i)
