@@ -106,6 +106,57 @@ static json_t *models_text_json(const PGresult *res, int row, int col)
     return v ? v : json_null();
 }
 
+/* jsonb stores object keys sorted by length; give clients the documented
+ * order: a new object with keys[] first (those present), then the rest.
+ * Takes the reference to o. */
+static json_t *models_ordered(json_t *o, const char *const *keys)
+{
+    if (!json_is_object(o))
+        return o;
+    json_t *out = json_object();
+    for (size_t i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(o, keys[i]);
+        if (v)
+            json_object_set(out, keys[i], v);
+    }
+    json_object_update_missing(out, o);
+    json_decref(o);
+    return out;
+}
+
+static const char *const models_metric_keys[] = { "auc", "logloss", "accuracy", "precision", "recall", "f1",
+                                                  "base_rate", NULL };
+
+/* models.cv in its documented key order (folds, mean and std included). */
+static json_t *models_cv_json(json_t *cv)
+{
+    static const char *const top[] = { "method", "k", "folds", "mean", "std", NULL };
+    static const char *const fold[] = { "fold", "n_train", "n_test", "n_purged", "n_embargoed", "test_first_ts",
+                                        "test_last_ts", "test_last_t1", "train_base_rate", "auc", "logloss",
+                                        "accuracy", "precision", "recall", "f1", "base_rate", NULL };
+    if (!json_is_object(cv))
+        return cv;
+    json_t *folds = json_object_get(cv, "folds");
+    for (size_t i = 0; i < json_array_size(folds); i++)
+        json_array_set_new(folds, i, models_ordered(json_incref(json_array_get(folds, i)), fold));
+    static const char *const parts[] = { "mean", "std" };
+    for (size_t i = 0; i < 2; i++) {
+        json_t *m = json_object_get(cv, parts[i]);
+        if (m)
+            json_object_set_new(cv, parts[i], models_ordered(json_incref(m), models_metric_keys));
+    }
+    return models_ordered(cv, top);
+}
+
+static json_t *models_importances_json(json_t *imp)
+{
+    static const char *const keys[] = { "feature", "gain", "total_gain", "permutation_mean", "permutation_std",
+                                        NULL };
+    for (size_t i = 0; i < json_array_size(imp); i++)
+        json_array_set_new(imp, i, models_ordered(json_incref(json_array_get(imp, i)), keys));
+    return imp;
+}
+
 static json_t *models_str(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
@@ -222,8 +273,9 @@ void api_models_list(const struct http_request *req, struct http_reply *rep)
         char url[64];
         snprintf(url, sizeof url, "/models/%" PRId64, id);
         json_t *cv = json_pack("{s:o, s:o, s:o, s:o}", "method", models_str(res, i, MODELS_L_METHOD), "k",
-                               models_int(res, i, MODELS_L_K), "mean", models_text_json(res, i, MODELS_L_MEAN),
-                               "std", models_text_json(res, i, MODELS_L_STD));
+                               models_int(res, i, MODELS_L_K), "mean",
+                               models_ordered(models_text_json(res, i, MODELS_L_MEAN), models_metric_keys), "std",
+                               models_ordered(models_text_json(res, i, MODELS_L_STD), models_metric_keys));
         json_array_append_new(
             items, json_pack("{s:I, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s}", "id", (json_int_t)id, "run_id",
                              models_int(res, i, MODELS_L_RUN), "strategy", PQgetvalue(res, i, MODELS_L_STRATEGY),
@@ -281,8 +333,8 @@ static json_t *models_detail(const PGresult *res, int64_t id)
     json_object_set_new(o, "dataset", json_pack("{s:I, s:o}", "id", (json_int_t)id, "params",
                                                 models_text_json(res, r, MODELS_G_DATASET_PARAMS)));
     json_object_set_new(o, "request", models_text_json(res, r, MODELS_G_REQUEST));
-    json_object_set_new(o, "cv", models_text_json(res, r, MODELS_G_CV));
-    json_object_set_new(o, "importances", models_text_json(res, r, MODELS_G_IMPORTANCES));
+    json_object_set_new(o, "cv", models_cv_json(models_text_json(res, r, MODELS_G_CV)));
+    json_object_set_new(o, "importances", models_importances_json(models_text_json(res, r, MODELS_G_IMPORTANCES)));
     json_object_set_new(o, "correlation", models_text_json(res, r, MODELS_G_CORRELATION));
     json_object_set_new(o, "model_bytes", models_int(res, r, MODELS_G_MODEL_BYTES));
     json_object_set_new(o, "artifacts", artifacts);
