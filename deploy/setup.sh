@@ -9,7 +9,9 @@
 #                          download its report into output/) and, last, the
 #                          dashboard URL (web/ is built by npm).
 #   deploy/setup.sh test   the same, plus an ASan+UBSan Debug build in
-#                          build-asan/, a tradebench_test database, and ctest.
+#                          build-asan/, a tradebench_test database, a
+#                          ThreadSanitizer step (build-tsan/) and ctest
+#                          (which also builds and runs the fuzzers, build-fuzz/).
 #   deploy/setup.sh stop   stop the server and worker started by `run`.
 #
 # Idempotent: a second run skips apt when everything is installed, builds
@@ -23,7 +25,8 @@ cd "$ROOT"
 
 PACKAGES=(build-essential cmake pkg-config ca-certificates curl python3 procps
           postgresql postgresql-client libpq-dev libmicrohttpd-dev libjansson-dev
-          libxgboost-dev libopenblas-dev libcriterion-dev libcurl4-openssl-dev chromium)
+          libxgboost-dev libopenblas-dev libcriterion-dev libcurl4-openssl-dev chromium
+          clang libclang-rt-14-dev wrk)  # libFuzzer targets (tests/fuzz), load tests (loadtest/)
 # The dashboard's build (npm) and browser tests (chromium). Debian's nodejs/npm
 # only when no node/npm is installed: a NodeSource nodejs bundles npm and
 # conflicts with Debian's npm package.
@@ -280,14 +283,17 @@ cmd_test() {
     setup_common
     ensure_database "$DB_TEST_NAME"
     build_tree build-asan -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON
-    log "test: ctest --test-dir build-asan"
     local rc=0
+    # ThreadSanitizer: server + worker (concurrency 2) under concurrent requests (docs/RELIABILITY.md).
+    log "test: ThreadSanitizer step (tests/tsan/run_tsan.sh, build-tsan/)"
+    TB_TEST_DATABASE_URL="$(db_url "$DB_TEST_NAME")" tests/tsan/run_tsan.sh "$ROOT" "$ROOT/build-tsan" || rc=$?
+    log "test: ctest --test-dir build-asan"
     TB_TEST_DATABASE_URL="$(db_url "$DB_TEST_NAME")" \
     TB_BUILD_DIR="$ROOT/build-asan" \
     ASAN_OPTIONS="detect_leaks=1" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
         ctest --test-dir build-asan --output-on-failure -j"$JOBS" || rc=$?
-    log "test: finished in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s (ctest exit $rc)"
+    log "test: finished in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s (exit $rc)"
     return "$rc"
 }
 
