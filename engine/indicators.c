@@ -5,6 +5,7 @@
 #include "indicators.h"
 
 #include <math.h>
+#include <stdio.h>
 
 static void fill_nan(double *out, size_t from, size_t to)
 {
@@ -166,4 +167,21 @@ void ind_spread(const double *h, const double *l, const double *c, size_t len, i
     size_t first = (size_t)n;
     fill_nan(out, 0, first < len ? first : len);
     for (size_t t = first; t < len; t++) out[t] = ind_spread_at(h, l, c, t, n);
+}
+
+void ind_compute(ind_key k, const double *h, const double *l, const double *c, size_t len, double *out)
+{
+    switch (k.kind) {
+    case IND_EMA: ind_ema(c, len, k.n, out); break;
+    case IND_SMA: ind_sma(c, len, k.n, out); break;
+    case IND_ATR: ind_atr(h, l, c, len, k.n, out); break;
+    default: fill_nan(out, 0, len);
+    }
+}
+
+const char *ind_key_name(ind_key k, char *buf, size_t n)
+{
+    const char *name = k.kind == IND_EMA ? "ema" : k.kind == IND_SMA ? "sma" : k.kind == IND_ATR ? "atr" : "?";
+    snprintf(buf, n, "%s(%d)", name, k.n);
+    return buf;
 }

@@ -27,6 +27,19 @@ void ind_adv(const double *v, size_t len, int n, double *out);
 /* SPREAD(n): Abdi-Ranaldo estimate in bps, first defined at n. */
 void ind_spread(const double *h, const double *l, const double *c, size_t len, int n, double *out);
 
+/* A whole indicator array named by kind and period, for caches of computed
+ * arrays (the factor store, sweeps): EMA(C,n), SMA(C,n), ATR(n). */
+typedef enum { IND_EMA = 1, IND_SMA = 2, IND_ATR = 3 } ind_kind;
+typedef struct ind_key {
+    int kind; /* ind_kind */
+    int n;    /* period */
+} ind_key;
+
+/* out[0..len) = the array of k over one series (h, l, c: its bars). */
+void ind_compute(ind_key k, const double *h, const double *l, const double *c, size_t len, double *out);
+/* "ema(20)", "atr(14)" into buf; returns buf. */
+const char *ind_key_name(ind_key k, char *buf, size_t n);
+
 /* Point versions: the value at index t (NaN when undefined at t). */
 double ind_sma_at(const double *x, size_t t, int n);
 double ind_vol_at(const double *c, size_t t, int n);

@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "indicators.h"
 #include "market.h"
 #include "tb_error.h"
 
 #define TB_MAX_PARAMS 8
+#define TB_MAX_INPUTS 4
 
 typedef struct tb_param_def {
     const char *name;   /* parameter name as used in --param k=v and JSON */
@@ -32,6 +34,13 @@ typedef struct tb_strategy_def {
     size_t scratch_per_bar;
     /* write sig[0..s->n) from the bars; scratch holds scratch_per_bar*s->n doubles */
     void (*signal)(const double *p, const tb_series *s, uint8_t *sig, double *scratch);
+    /* Optional, for callers that compute indicator arrays once and share them
+     * between runs (sweeps, the factor store): the arrays the signal reads
+     * with parameters p (at most TB_MAX_INPUTS into keys; returns how many),
+     * and the signal computed from them, in[k] holding s->n values of
+     * keys[k]. Gives the same signals as `signal`. NULL: reads bars only. */
+    size_t (*inputs)(const double *p, ind_key *keys);
+    void (*signal_from)(const double *p, const tb_series *s, const double *const *in, uint8_t *sig);
 } tb_strategy_def;
 
 const tb_strategy_def *strategy_find(const char *name);

@@ -269,3 +269,42 @@ Test(fastpaths, simulation_variants_identical_real_data)
     check_sim_variants(m, "ema_trend", 0, 0, 504, 10000);
     market_free(m);
 }
+
+/* ================================================================ signals */
+
+/* Every strategy's signal from cached indicator arrays equals its own
+ * signal function (the fused loops), on every bar. */
+Test(fastpaths, signal_from_inputs_equals_signal)
+{
+    tb_market *m = gappy_market(4, 12, 500, 7);
+    const struct {
+        const char *name;
+        double p[3];
+    } cases[] = {
+        {"trend_baseline", {20, 50, 0}}, {"trend_baseline", {1, 2, 0}}, {"trend_baseline", {30, 400, 0}},
+        {"trend_baseline", {5, 600, 0}}, {"ema_trend", {50, 14, 0.5}},  {"ema_trend", {3, 40, -1.5}},
+        {"ema_trend", {100, 1, 2}},      {"ema_trend", {700, 3, 0}},
+    };
+    uint8_t *a = xmalloc(m->n_bars), *b = xmalloc(m->n_bars);
+    double *in_data = xmalloc(TB_MAX_INPUTS * 500 * sizeof(double));
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tb_strategy_params sp;
+        strategy_params_defaults(strategy_find(cases[c].name), &sp);
+        for (size_t k = 0; k < sp.def->n_params; k++) sp.v[k] = cases[c].p[k];
+        strategy_signals(&sp, m, a);
+        ind_key keys[TB_MAX_INPUTS];
+        size_t nk = sp.def->inputs(sp.v, keys);
+        for (size_t i = 0; i < m->n_symbols; i++) {
+            tb_series s = market_series(m, i);
+            const double *in[TB_MAX_INPUTS];
+            for (size_t k = 0; k < nk; k++) {
+                ind_compute(keys[k], s.high, s.low, s.close, s.n, in_data + k * 500);
+                in[k] = in_data + k * 500;
+            }
+            sp.def->signal_from(sp.v, &s, in, b + m->offset[i]);
+        }
+        cr_assert(!memcmp(a, b, m->n_bars), "%s case %zu", cases[c].name, c);
+    }
+    free(a), free(b), free(in_data);
+    market_free(m);
+}
