@@ -50,9 +50,10 @@ export function mountModels(root) {
 }
 
 // Importance as [{feature, gain?, permutation?}] from an array or a map.
+// GET /models/{id} gives importances: [{feature, gain, total_gain, permutation_mean, permutation_std}].
 function importanceRows(m) {
-  const fi = m.feature_importance || m.importance || [];
-  if (Array.isArray(fi)) return fi;
+  const fi = m.importances || m.feature_importance || m.importance || [];
+  if (Array.isArray(fi)) return fi.map((r) => (r.permutation === undefined && r.permutation_mean !== undefined ? { ...r, permutation: r.permutation_mean } : r));
   return Object.entries(fi).map(([feature, v]) => (typeof v === 'object' ? { feature, ...v } : { feature, gain: v }));
 }
 
@@ -66,7 +67,8 @@ export function mountModel(root, [id]) {
     const folds = cv.folds || m.folds || [];
     const imp = importanceRows(m);
     const features = m.features || imp.map((r) => r.feature);
-    const corr = m.correlation || m.correlation_matrix || null;
+    // correlation: {features, matrix} from the API (a bare matrix is accepted too)
+    const corr = Array.isArray(m.correlation) ? m.correlation : (m.correlation && m.correlation.matrix) || m.correlation_matrix || null;
     // One bar chart per importance kind (gain and permutation have different units).
     const kinds = ['gain', 'permutation'].filter((k) => imp.some((r) => r[k] !== undefined && r[k] !== null));
     const impEls = kinds.map((k) => h('div.chart', { id: `importance-${k}` }));
