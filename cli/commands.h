@@ -9,5 +9,6 @@ int cmd_run_daily(int argc, char **argv);
 int cmd_indicators(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_profile_job(int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@ static const char usage[] =
     "  data import --from DIR\n"
     "  migrate\n"
     "  bench [--data DIR] [--iterations N] [--symbols N]    engine benchmark (BACKTEST_MEDIUM)\n"
+    "  profile-job --job EOD_SMALL|BACKTEST_MEDIUM|ML_JOB [--iterations N] [--profiler stages|perf|callgrind]\n"
+    "           [--phase NAME] [--data DIR|synthetic] [--notes TEXT] [--update-doc [--doc FILE]]\n"
     "\n"
     "Strategies: trend_baseline (fast=20 slow=50), ema_trend (n=50 atr_n=14 band=0.5), buy_and_hold.\n"
     "Without --data the source is $TB_DATA or the synthetic market (seed 42, 500 symbols x 2520 bars).\n"
@@ -39,6 +41,7 @@ static const cli_command commands[] = {
     {"backtest", cmd_backtest}, {"run-daily", cmd_run_daily}, {"indicators", cmd_indicators},
     {"data", cmd_data},         {"migrate", cmd_migrate}, {"bench", cmd_bench},
     {"build-ml-dataset", cmd_build_ml_dataset}, {"train-meta-model", cmd_train_meta_model},
+    {"profile-job", cmd_profile_job},
 };
 
 int main(int argc, char **argv)
