@@ -12,6 +12,7 @@
 #include "metrics_prom.h"
 #include "models.h"
 #include "openapi.h"
+#include "profiles.h"
 #include "runs.h"
 #include "static.h"
 
@@ -37,6 +38,8 @@ const struct route api_routes[] = {
     { "GET", "/models/{id}/report", api_models_report },
     { "GET", "/models/{id}/artifacts/{name}", api_models_artifact },
     { "POST", "/models/{id}/predict", api_models_predict },
+    { "GET", "/profiles", api_profiles_list },
+    { "GET", "/profiles/report.md", api_profiles_report },
     { "GET", "/", api_static_index },
     { "GET", "/assets/{name}", api_static_asset },
 };
