@@ -6,11 +6,12 @@
 # point per timestamp, one run_iterations row per iteration), no 5xx.
 #
 #   loadtest/postmix.sh [--bin DIR] [--posts 200] [--clients 20] [--workers 2]
-#                       [--concurrency 1] [--readers 0] [--wait 600] [--db URL] [--keep]
+#                       [--concurrency 1] [--readers 0] [--wait 600] [--db URL]
+#                       [--schema NAME] [--keep]
 #
 # Starts its own tradebench-server (free loopback port) and workers from
-# --bin (default build/) in a private schema (PGOPTIONS search_path, dropped
-# at the end unless --keep) of --db, or $TB_TEST_DATABASE_URL, or
+# --bin (default build/) in a private schema (--schema, default tbload_<pid>;
+# PGOPTIONS search_path; dropped at the end unless --keep) of --db, or $TB_TEST_DATABASE_URL, or
 # $TB_DATABASE_URL, or the database deploy/setup.sh creates. Exit 0 when everything holds.
 # Also the engine of the ctest load_postmix_short (40 POSTs, 8 clients) and
 # of the ThreadSanitizer step (tests/tsan/run_tsan.sh). Loopback only;
@@ -18,7 +19,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-BIN="$ROOT/build"; DB=""; POSTS=200; CLIENTS=20; WORKERS=2; CONC=1; READERS=0; WAIT=600; KEEP=0
+BIN="$ROOT/build"; DB=""; SCHEMA="tbload_$$"; POSTS=200; CLIENTS=20; WORKERS=2; CONC=1; READERS=0; WAIT=600; KEEP=0
 while (($#)); do
     case "$1" in
         --bin) BIN="$(cd "$2" && pwd)"; shift 2 ;;
@@ -29,8 +30,9 @@ while (($#)); do
         --readers) READERS="$2"; shift 2 ;;
         --wait) WAIT="$2"; shift 2 ;;
         --db) DB="$2"; shift 2 ;;
+        --schema) SCHEMA="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
-        *) echo "usage: $0 [--bin DIR] [--posts N] [--clients C] [--workers W] [--concurrency K] [--readers R] [--wait S] [--db URL] [--keep]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--bin DIR] [--posts N] [--clients C] [--workers W] [--concurrency K] [--readers R] [--wait S] [--db URL] [--schema NAME] [--keep]" >&2; exit 2 ;;
     esac
 done
 DB="${DB:-${TB_TEST_DATABASE_URL:-${TB_DATABASE_URL:-postgresql://tradebench:tradebench@127.0.0.1:5432/tradebench}}}"
@@ -47,7 +49,6 @@ CLIENT="$WORK/postmix"
 cc -O2 -Wall -Wextra -std=c11 -D_DEFAULT_SOURCE -o "$CLIENT" "$HERE/postmix.c" \
     $(pkg-config --cflags --libs libcurl jansson) -lpthread
 
-SCHEMA="tbload_$$"
 psql_q() { PGOPTIONS="-c search_path=$SCHEMA" psql -X -q -v ON_ERROR_STOP=1 -tA -d "$DB" "$@"; }
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
 export PGOPTIONS="-c search_path=$SCHEMA"
