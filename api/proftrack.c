@@ -230,14 +230,15 @@ const char PTRACK_SQL_TABLE[] =
     " extract(epoch FROM r.created_at)::float8,"
     " extract(epoch FROM coalesce(r.finished_at, r.created_at))::float8,"
     " i.iteration, i.wall_seconds, i.cpu_seconds, i.peak_rss_bytes, i.stages::text, i.hotspots::text,"
-    " extract(epoch FROM i.started_at)::float8, extract(epoch FROM i.finished_at)::float8"
+    " extract(epoch FROM i.started_at)::float8, extract(epoch FROM i.finished_at)::float8,"
+    " extract(epoch FROM r.finished_at)::float8"
     " FROM r JOIN run_iterations i ON i.run_id = r.id"
     " ORDER BY r.created_at DESC, r.id DESC, i.iteration";
 
 enum {
     PT_C_ID = 0, PT_C_KIND, PT_C_JOB, PT_C_STATUS, PT_C_PHASE, PT_C_ITERATIONS, PT_C_PARAMS, PT_C_CREATED,
     PT_C_DATE, PT_C_ITERATION, PT_C_WALL, PT_C_CPU, PT_C_RSS, PT_C_STAGES, PT_C_HOTSPOTS, PT_C_STARTED,
-    PT_C_FINISHED
+    PT_C_FINISHED, PT_C_RUN_FINISHED
 };
 
 static double ptrack_num(const PGresult *res, int row, int col)
@@ -262,6 +263,7 @@ static void ptrack_run_begin(struct ptrack_run *r, const PGresult *res, int row)
     r->iterations_requested = atoi(PQgetvalue(res, row, PT_C_ITERATIONS));
     r->created = ptrack_num(res, row, PT_C_CREATED);
     r->date = ptrack_num(res, row, PT_C_DATE);
+    r->finished = ptrack_num(res, row, PT_C_RUN_FINISHED);
     r->params = json_loads(PQgetvalue(res, row, PT_C_PARAMS), 0, NULL);
     if (!json_is_object(r->params)) {
         json_decref(r->params);
@@ -373,6 +375,13 @@ static json_t *ptrack_run_json(const struct ptrack_run *r)
                           r->kind, "job", r->job, "phase", r->phase[0] ? json_string(r->phase) : json_null(),
                           "status", r->status, "date", date, "created_at", created, "iterations", s->n,
                           "iterations_requested", r->iterations_requested);
+    if (r->finished > 0) {
+        char fin[32];
+        ptrack_iso(r->finished, fin, sizeof fin);
+        json_object_set_new(o, "finished_at", json_string(fin));
+    } else {
+        json_object_set_new(o, "finished_at", json_null());
+    }
     json_object_set_new(o, "median_wall_seconds", ptrack_num_or_null(s->med_wall));
     json_object_set_new(o, "min_wall_seconds", ptrack_num_or_null(s->min_wall));
     json_object_set_new(o, "max_wall_seconds", ptrack_num_or_null(s->max_wall));

@@ -78,6 +78,7 @@ struct ptrack_run {
     char phase[72];                          /* "" when the run has none */
     int iterations_requested;
     double created, date;                    /* epoch seconds: created_at, finished_at (or created_at) */
+    double finished;                         /* epoch seconds of finished_at, 0 while unfinished */
     json_t *params;                          /* runs.params; owned */
     const char *profiler;                    /* params.profiler, "stages" when absent (worker runs) */
     const char *data;                        /* params.data ("default": the worker's TB_DATA) */
