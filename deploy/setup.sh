@@ -26,7 +26,8 @@ cd "$ROOT"
 PACKAGES=(build-essential cmake pkg-config ca-certificates curl python3 procps
           postgresql postgresql-client libpq-dev libmicrohttpd-dev libjansson-dev
           libxgboost-dev libopenblas-dev libcriterion-dev libcurl4-openssl-dev chromium
-          clang libclang-rt-14-dev wrk)  # libFuzzer targets (tests/fuzz), load tests (loadtest/)
+          clang libclang-rt-14-dev wrk  # libFuzzer targets (tests/fuzz), load tests (loadtest/)
+          linux-perf valgrind)          # tradebench profile-job --profiler perf|callgrind
 # The dashboard's build (npm) and browser tests (chromium). Debian's nodejs/npm
 # only when no node/npm is installed: a NodeSource nodejs bundles npm and
 # conflicts with Debian's npm package.
