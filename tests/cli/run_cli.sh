@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/run_cli.sh — the command line as a user drives it (SPEC §12):
 # run-daily with no flags on the synthetic default, data synth -> data import
-# -> backtest round trip, and exit status 2 with a message naming the flag,
+# -> backtest round trip, the meta_filter from a trained model file (threshold
+# 0 = the base run, 1 = no trade), and exit status 2 with a message naming the flag,
 # parameter, file and line for bad input.
 # usage: run_cli.sh <tradebench binary>
 set -uo pipefail
@@ -60,7 +61,24 @@ expect 2 "broken/SYN000.csv:5:" "bad CSV names file and line" -- "$tb" backtest 
 expect 2 "broken/SYN000.csv:5:" "data import names file and line" -- "$tb" data import --from broken
 printf 'SYN001\n# comment\n\nSYN001\n' >wl.txt
 expect 2 "wl.txt:4: duplicate symbol 'SYN001'" "duplicate in watchlist" -- "$tb" backtest --data synth --strategy trend_baseline --universe wl.txt --out x
+expect 2 "--meta-threshold needs --meta-model" "meta threshold without a model" -- "$tb" backtest --strategy trend_baseline --meta-threshold 0.5 --out x
+expect 2 "--meta-threshold must be in [0, 1]" "meta threshold out of range" -- "$tb" backtest --strategy trend_baseline --meta-model m.json --meta-threshold 2 --out x
+expect 2 "--meta-model: cannot open" "missing meta-model file" -- "$tb" backtest --strategy trend_baseline --meta-model nope.json --out x
+expect 2 "not buy_and_hold" "meta-model only for trend strategies" -- "$tb" backtest --strategy buy_and_hold --meta-model wl.txt --out x
+expect 2 "not an XGBoost model" "meta-model file that is not a model" -- "$tb" backtest --data synth --strategy trend_baseline --meta-model wl.txt --out x
 [ ! -e x ] && ok "no artifacts written on bad input" || bad "artifacts written for a failed run"
+
+# 4. meta_filter from a trained model file (SPEC §3): threshold 0 = the base run, 1 = no trade
+"$tb" build-ml-dataset --data synth --strategy trend_baseline --symbols 12 --out ml/ >/dev/null &&
+  "$tb" train-meta-model --strategy trend_baseline --dataset ml/dataset_trend_baseline_1d.csv --n-rounds 10 --out ml >/dev/null &&
+  ok "build-ml-dataset + train-meta-model" || bad "ML commands"
+"$tb" backtest --data synth --strategy trend_baseline --symbols 12 --meta-model ml/trend_baseline_meta_model.json \
+  --meta-threshold 0 --out f0 >/dev/null && cmp -s a/orders_1d.csv f0/orders_1d.csv \
+  && ok "meta threshold 0 trades like the base run" || bad "meta threshold 0 differs from the base run"
+"$tb" backtest --data synth --strategy trend_baseline --symbols 12 --meta-model ml/trend_baseline_meta_model.json \
+  --meta-threshold 1 --out f1 >/dev/null && [ "$(wc -l <f1/orders_1d.csv)" = 1 ] \
+  && grep -q "## Meta-model filter" f1/performance_report_1d.md && ok "meta threshold 1 trades nothing, report says so" \
+  || bad "meta threshold 1"
 
 echo "cli: $fails failure(s)"
 [ "$fails" = 0 ]
