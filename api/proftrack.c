@@ -716,8 +716,8 @@ static void ptrack_md_pair(FILE *f, const struct ptrack_table *t, const char *pa
 {
     char x[32], y[32];
     fprintf(f, "#### `%s` → `%s`\n\n", pa, pb);
-    fputs("| job | runs | median runtime | speed-up | peak memory | hotspots that moved |\n"
-          "|---|---|---|---|---|---|\n",
+    fputs("| job | runs | median runtime | speed-up | median CPU | peak memory | hotspots that moved |\n"
+          "|---|---|---|---|---|---|---|\n",
           f);
     int rows = 0;
     for (size_t j = 0; j < sizeof ptrack_jobs / sizeof ptrack_jobs[0]; j++) {
@@ -732,13 +732,15 @@ static void ptrack_md_pair(FILE *f, const struct ptrack_table *t, const char *pa
             fprintf(f, "×%.2f", a->sum.med_wall / b->sum.med_wall);
         else
             fputs("–", f);
+        fprintf(f, " | %s → %s", ptrack_fmt_time(a->sum.med_cpu, x, sizeof x),
+                ptrack_fmt_time(b->sum.med_cpu, y, sizeof y));
         fprintf(f, " | %s → %s | ", ptrack_fmt_mib(a->sum.peak_rss, x, sizeof x),
                 ptrack_fmt_mib(b->sum.peak_rss, y, sizeof y));
         ptrack_moved_cell(f, a, b);
         fputs(" |\n", f);
     }
     if (!rows)
-        fputs("| – | no job has a succeeded stage-timed run in both phases | | | | |\n", f);
+        fputs("| – | no job has a succeeded stage-timed run in both phases | | | | | |\n", f);
     fputc('\n', f);
 }
 
@@ -761,7 +763,8 @@ static void ptrack_md_before_after(FILE *f, const struct ptrack_table *t)
     qsort(ph, n, sizeof *ph, ptrack_cmp_phase);
     fputs("### Before/After\n\n"
           "Per job, the newest succeeded run of each phase timed with the stage profiler; speed-up = "
-          "before ÷ after median runtime.\n\n",
+          "before ÷ after median runtime. CPU time moves less than wall time when other processes "
+          "compete for the cores (see each run's load average in its params).\n\n",
           f);
     if (n < 2) {
         if (n == 1)
