@@ -9,6 +9,7 @@
 #include "args.h"
 #include "artifacts.h"
 #include "backtest.h"
+#include "cmd_sweep.h"
 #include "commands.h"
 #include "flags_run.h"
 #include "ml_train.h"
@@ -20,7 +21,7 @@ static const cli_flag backtest_flags[] = {
     {"last-bars", 1, 0},    {"capital", 1, 0},      {"costs", 1, 0},          {"commission-bps", 1, 0},
     {"spread-w", 1, 0},     {"impact-w", 1, 0},     {"max-weight", 1, 0},     {"rebalance-band", 1, 0},
     {"out", 1, 0},          {"seed", 1, 0},         {"meta-model", 1, 0},     {"meta-threshold", 1, 0},
-    {NULL, 0, 0},
+    {"grid", 1, 1},         {"threads", 1, 0},      {NULL, 0, 0},
 };
 
 static const cli_flag daily_flags[] = {
@@ -134,7 +135,18 @@ int cmd_backtest(int argc, char **argv)
         apply_meta_flags(&a, &c, &model, &err))
         return cli_report(&err);
     const char *out = cli_get(&a, "out");
-    int rc = run_and_write(&c, out ? out : "output", "backtest", 0, &clk);
+    int rc;
+    if (cli_has(&a, "grid") && model) {
+        tb_fail_field(&err, TB_EINVAL, "grid", "--grid cannot be combined with --meta-model");
+        rc = cli_report(&err);
+    } else if (cli_has(&a, "threads") && !cli_has(&a, "grid")) {
+        tb_fail_field(&err, TB_EINVAL, "threads", "--threads applies to a sweep (--grid)");
+        rc = cli_report(&err);
+    } else if (cli_has(&a, "grid")) {
+        rc = cli_sweep(&a, &c, out ? out : "output", &clk);
+    } else {
+        rc = run_and_write(&c, out ? out : "output", "backtest", 0, &clk);
+    }
     ml_model_free(model);
     return rc;
 }

@@ -30,6 +30,7 @@ int flags_apply_strategy(const cli_args *a, tb_strategy_params *sp, tb_error *er
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
         if (strategy_params_set(sp, key, eq + 1, err)) return -1;
     }
+    if (cli_has(a, "grid")) return 0; /* a sweep checks every combination itself */
     return strategy_params_validate(sp, err);
 }
 

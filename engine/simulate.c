@@ -158,6 +158,8 @@ double sim_buys_scale(double lin, double imp, double cash)
  * first lists those changes ("flips") by panel time and applies them as time
  * passes; n_long follows them. */
 
+#define SIM_LOOKAHEAD 4 /* steps between prefetching a flip's data and using it */
+
 typedef uint64_t sim_word;
 #define SIM_WBITS 64
 
@@ -307,31 +309,45 @@ static void sim_flips_free(sim_flips *f)
     free(f->st);
 }
 
+/* A symbol's place in the panel, packed so one cache line serves four symbols. */
+typedef struct sim_sym {
+    int32_t lo, cnt;   /* inside bars lo .. lo+cnt-1 */
+    int32_t t0;        /* panel time of bar lo */
+    int32_t tmap_off;  /* -1: consecutive times; else where its times start in panel.tmap */
+} sim_sym;
+
+static sim_sym *sim_syms_build(const tb_panel *p)
+{
+    sim_sym *ss = xmalloc(xmul(p->N ? p->N : 1, sizeof *ss));
+    for (size_t i = 0; i < p->N; i++) ss[i] = (sim_sym){p->lo[i], p->hi[i] - p->lo[i], p->t0[i], p->tmap_off[i]};
+    return ss;
+}
+
 /* Where symbol i stands at panel time t (t only grows between calls for one
  * symbol): its last bar (series index, -1 none) and whether it has a bar at t.
  * Symbols with gaps advance a cursor over their bar times. */
-static inline int32_t sim_pos(const tb_panel *p, int32_t *cur, size_t i, int32_t t, int *has)
+static inline int32_t sim_pos(const sim_sym *ss, const int32_t *tmap, int32_t *cur, size_t i, int32_t t, int *has)
 {
-    int32_t lo = p->lo[i], cnt = p->hi[i] - lo;
-    if (p->tmap_off[i] < 0) {
-        int32_t k = t - p->t0[i];
-        if (cnt == 0 || k < 0) {
+    const sim_sym y = ss[i];
+    if (y.tmap_off < 0) {
+        int32_t k = t - y.t0;
+        if (y.cnt == 0 || k < 0) {
             *has = 0;
-            return lo - 1;
+            return y.lo - 1;
         }
-        if (k < cnt) {
+        if (k < y.cnt) {
             *has = 1;
-            return lo + k;
+            return y.lo + k;
         }
         *has = 0;
-        return lo + cnt - 1;
+        return y.lo + y.cnt - 1;
     }
-    const int32_t *tm = p->tmap + p->tmap_off[i];
+    const int32_t *tm = tmap + y.tmap_off;
     int32_t c = cur[i];
-    while (c < cnt && tm[c] <= t) c++;
+    while (c < y.cnt && tm[c] <= t) c++;
     cur[i] = c;
     *has = c > 0 && tm[c - 1] == t;
-    return lo + c - 1;
+    return y.lo + c - 1;
 }
 
 /* Statistics for an order of symbol i whose signal bar is b: from the table,
@@ -346,10 +362,43 @@ static inline tb_cost_stats sim_stats(const tb_market *m, const tb_cost_table *t
     return costs_stats_at(m->high + o, m->low + o, m->close + o, m->volume + o, b);
 }
 
+void sim_prices_build(const tb_market *m, const tb_panel *p, tb_sim_prices *out)
+{
+    const size_t T = p->T, N = p->N, cells = xmul(T, N) ? xmul(T, N) : 1;
+    out->at_open = xmalloc(xmul(cells, sizeof(double)));
+    out->at_close = xmalloc(xmul(cells, sizeof(double)));
+    int32_t *cur = xcalloc(N ? N : 1, sizeof *cur);
+    sim_sym *ss = sim_syms_build(p);
+    for (size_t t = 0; t < T; t++) {
+        double *ro = out->at_open + t * N, *rc = out->at_close + t * N;
+        for (size_t i = 0; i < N; i++) {
+            int h;
+            int32_t b = sim_pos(ss, p->tmap, cur, i, (int32_t)t, &h);
+            if (b < 0) {
+                ro[i] = rc[i] = NAN;
+                continue;
+            }
+            size_t k = m->offset[i] + (size_t)b;
+            rc[i] = m->close[k];
+            ro[i] = h ? m->open[k] : m->close[k];
+        }
+    }
+    free(ss);
+    free(cur);
+}
+
+void sim_prices_free(tb_sim_prices *pr)
+{
+    if (!pr) return;
+    free(pr->at_open);
+    free(pr->at_close);
+    pr->at_open = pr->at_close = NULL;
+}
+
 int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
              const tb_hooks *hooks, tb_sim_result *out, tb_error *err)
 {
-    tb_sim_opts opt = {NULL, 1};
+    tb_sim_opts opt = {NULL, 1, NULL};
     return simulate_with(m, sig, p, cfg, &opt, hooks, out, err);
 }
 
@@ -362,6 +411,7 @@ typedef struct sim_state {
     int32_t *last;     /* N: this step's last bar of each active symbol ... */
     uint8_t *has;      /* N: ... and whether it has a bar now */
     int32_t *flip;     /* N: the symbol's latest applied flip (index into the flips), -1 none */
+    sim_sym *syms;     /* N: the panel's per-symbol form, packed */
     sim_trade *sells, *buys;
     sim_flips fl;
 } sim_state;
@@ -375,6 +425,7 @@ static void sim_state_free(sim_state *st)
     free(st->last);
     free(st->has);
     free(st->flip);
+    free(st->syms);
     free(st->sells);
     free(st->buys);
     sim_flips_free(&st->fl);
@@ -385,6 +436,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
 {
     const size_t T = p->T, N = p->N, NW = (N + SIM_WBITS - 1) / SIM_WBITS, n1 = N ? N : 1;
     const tb_cost_table *tab = opt ? opt->stats : NULL;
+    const tb_sim_prices *prices = opt ? opt->prices : NULL;
     memset(out, 0, sizeof *out);
     out->T = T;
     out->N = N;
@@ -402,6 +454,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     st.last = xmalloc(xmul(n1, sizeof *st.last));
     st.has = xmalloc(n1);
     st.flip = xmalloc(xmul(n1, sizeof *st.flip));
+    st.syms = sim_syms_build(p);
     st.sells = xmalloc(xmul(n1, sizeof *st.sells));
     st.buys = xmalloc(xmul(n1, sizeof *st.buys));
     uint8_t *s = st.s, *has = st.has;
@@ -426,6 +479,8 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     out->equity[0] = cash;
     out->cash[0] = cash;
     out->gross[0] = 0;
+    const sim_sym *syms = st.syms;
+    double eo_next = cash; /* equity at the next open, summed with the close's marks (nothing held yet) */
     for (size_t t = 1; t < T; t++) {
         if ((t & 255) == 0) {
             if (hooks_cancelled(hooks)) {
@@ -435,6 +490,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             }
             hooks_progress(hooks, "simulate", (double)t / (double)T);
         }
+        const double *po = prices ? prices->at_open + t * N : NULL, *pc = prices ? prices->at_close + t * N : NULL;
         /* targets at the close of t-1 */
         double wt = 0;
         if (n_long) {
@@ -446,25 +502,18 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             for (sim_word bits = longs[wd] | held[wd]; bits; bits &= bits - 1) {
                 size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
                 int h;
-                int32_t b = sim_pos(p, st.cur, i, (int32_t)t, &h);
+                int32_t b = sim_pos(syms, p->tmap, st.cur, i, (int32_t)t, &h);
                 last[i] = b;
                 has[i] = (uint8_t)h;
                 size_t ahead = (size_t)b + 16;
-                if (b >= 0 && ahead < market_len(m, i)) {
+                if (!prices && b >= 0 && ahead < market_len(m, i)) {
                     __builtin_prefetch(open + m->offset[i] + ahead);
                     __builtin_prefetch(close + m->offset[i] + ahead);
                 }
             }
         }
-        /* equity at the open */
-        double eo = cash;
-        for (size_t wd = 0; wd < NW; wd++) {
-            for (sim_word bits = held[wd]; bits; bits &= bits - 1) {
-                size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
-                size_t b = m->offset[i] + (size_t)last[i];
-                eo += q[i] * (has[i] ? open[b] : close[b]);
-            }
-        }
+        /* equity at the open: cash plus the held symbols at t's open (or last close) */
+        double eo = eo_next;
         /* decide trades */
         size_t ns = 0, nb = 0;
         for (size_t wd = 0; wd < NW; wd++) {
@@ -472,7 +521,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
                 size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
                 if (!has[i]) continue;
                 int si = s[i];
-                double px = open[m->offset[i] + (size_t)last[i]];
+                double px = prices ? po[i] : open[m->offset[i] + (size_t)last[i]];
                 double wstar = si ? wt : 0;
                 int exit = 0;
                 if (si && q[i] > 0) {
@@ -523,18 +572,40 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
                 out->total_costs += cost;
             }
         }
-        /* mark to market at the close */
+        /* mark to market at the close, and the next step's equity at the open over the
+         * same held symbols: two independent sums in one pass, each in ascending order */
         double gross = 0;
+        eo_next = cash;
+        const double *po_next = prices && t + 1 < T ? prices->at_open + (t + 1) * N : NULL;
         for (size_t wd = 0; wd < NW; wd++) {
             for (sim_word bits = held[wd]; bits; bits &= bits - 1) {
                 size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
+                if (prices) {
+                    gross += q[i] * pc[i];
+                    if (po_next) eo_next += q[i] * po_next[i];
+                    continue;
+                }
                 gross += q[i] * close[m->offset[i] + (size_t)last[i]];
+                if (t + 1 < T) {
+                    int h;
+                    size_t b = m->offset[i] + (size_t)sim_pos(syms, p->tmap, st.cur, i, (int32_t)t + 1, &h);
+                    eo_next += q[i] * (h ? open[b] : close[b]);
+                }
             }
         }
         out->cash[t] = cash;
         out->gross[t] = gross;
         out->equity[t] = cash + gross;
-        /* signals at the close of t; an entry's price and statistics are needed next */
+        /* an entry or exit a few steps ahead will read its flip bar's statistics and its next open */
+        if (t + SIM_LOOKAHEAD < T) {
+            for (size_t e = fl->at[t + SIM_LOOKAHEAD]; e < fl->at[t + SIM_LOOKAHEAD + 1]; e++) {
+                uint32_t j = fl->idx[e];
+                size_t b = m->offset[fl->sym[j]] + (size_t)fl->bar[j];
+                if (tab) __builtin_prefetch(tab->at + b);
+                if (!prices && (size_t)fl->bar[j] + 1 < market_len(m, fl->sym[j])) __builtin_prefetch(open + b + 1);
+            }
+        }
+        /* signals at the close of t */
         for (size_t e = fl->at[t]; e < fl->at[t + 1]; e++) {
             uint32_t j = fl->idx[e];
             size_t i = fl->sym[j];
@@ -545,9 +616,6 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             if (v) {
                 bit_set(longs, i);
                 n_long++;
-                size_t b = m->offset[i] + (size_t)fl->bar[j];
-                if ((size_t)fl->bar[j] + 1 < market_len(m, i)) __builtin_prefetch(open + b + 1);
-                if (tab) __builtin_prefetch(tab->at + b);
             } else {
                 bit_clear(longs, i);
                 n_long--;

@@ -56,7 +56,20 @@ typedef struct tb_sim_opts {
                                    (costs.h); NULL: the run computes the ones it needs */
     int threads;                /* > 1: without a table, the statistics of entries and exits are
                                    computed on a second thread (half the symbols each) */
+    const struct tb_sim_prices *prices; /* time-major prices (below), or NULL: read from the market */
 } tb_sim_opts;
+
+/* The prices a simulation reads at every (panel time, symbol), time-major
+ * (T*N, row t contiguous): built once for runs that share a panel (sweeps),
+ * they turn the per-step gathers from N separate series into one row. */
+typedef struct tb_sim_prices {
+    double *at_open;   /* the open of a symbol with a bar at t, else its last close (NaN before its first bar) */
+    double *at_close;  /* its last close at t (NaN before its first bar) */
+} tb_sim_prices;
+
+/* Build / free the time-major prices of (m, p). */
+void sim_prices_build(const tb_market *m, const tb_panel *p, tb_sim_prices *out);
+void sim_prices_free(tb_sim_prices *pr);
 
 /* simulate() with options (opt may be NULL). Reads m, sig, p and the table
  * only, so any number of runs may share them from several threads. The

@@ -230,22 +230,27 @@ static void check_sim_variants(const tb_market *m, const char *strategy, double 
         costs_table_fill(m->high + o, m->low + o, m->close + o, m->volume + o, market_len(m, i), lo ? lo - 1 : 0,
                          tab.at + o, scratch);
     }
-    tb_sim_result r1, r2, r3, r4;
-    tb_sim_opts two = {NULL, 2}, table = {&tab, 1};
+    tb_sim_prices prices;
+    sim_prices_build(m, &p, &prices);
+    tb_sim_result r1, r2, r3, r4, r5;
+    tb_sim_opts two = {NULL, 2, NULL}, table = {&tab, 1, NULL}, shared = {&tab, 1, &prices};
     cr_assert_eq(simulate(m, sig, &p, &cfg, NULL, &r1, &err), 0, "%s", err.msg);
     cr_assert_eq(simulate_with(m, sig, &p, &cfg, &two, NULL, &r2, &err), 0, "%s", err.msg);
     cr_assert_eq(simulate_with(m, sig, &p, &cfg, &table, NULL, &r3, &err), 0, "%s", err.msg);
     cr_assert_eq(simulate(m, sig, &pm, &cfg, NULL, &r4, &err), 0, "%s", err.msg);
+    cr_assert_eq(simulate_with(m, sig, &p, &cfg, &shared, NULL, &r5, &err), 0, "%s", err.msg);
     cr_assert(r1.orders.n > 0, "the test needs orders");
     expect_same_result(&r1, &r2, "two threads");
     expect_same_result(&r1, &r3, "table");
     expect_same_result(&r1, &r4, "matrix panel");
+    expect_same_result(&r1, &r5, "table and time-major prices");
     double *b1 = xmalloc(p.T * sizeof(double)), *b2 = xmalloc(p.T * sizeof(double));
     metrics_benchmark(m, &p, b1);
     bench_reference(m, &pm, b2);
     cr_assert(!memcmp(b1, b2, p.T * sizeof(double)), "benchmark");
     free(b1), free(b2);
-    sim_result_free(&r1), sim_result_free(&r2), sim_result_free(&r3), sim_result_free(&r4);
+    sim_result_free(&r1), sim_result_free(&r2), sim_result_free(&r3), sim_result_free(&r4), sim_result_free(&r5);
+    sim_prices_free(&prices);
     free(tab.at), free(scratch), free(sig);
     panel_free(&p), panel_free(&pm);
 }

@@ -1,0 +1,513 @@
+/* sweep.c — grid expansion and the shared-data, multi-threaded member run
+ * (see sweep.h).
+ *
+ * Phases, each timed as a stage: load_data (universe, bars cut at `end`),
+ * panel (compact panel and the universe benchmark), cost_stats (the table of
+ * SPREAD/VOL/ADV(20) at every bar a member can trade on, split by symbol over
+ * the threads), then, batch by batch, indicators (the distinct indicator
+ * arrays of the batch's members into the factor store) and members (a pool
+ * of threads taking member indices from an atomic counter), and rank.
+ * Batches exist only to bound memory: the indicator arrays a batch needs
+ * must fit in SWEEP_CACHE_BYTES; most grids are one batch.
+ *
+ * Threads never call the caller's hooks: the calling thread runs members
+ * too and, between its own members, reports progress and polls
+ * cancellation, which stops the others through an atomic flag. */
+#include "sweep.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "factor_store.h"
+#include "xalloc.h"
+
+#define SWEEP_MAX_THREADS 64
+#define SWEEP_CACHE_BYTES ((size_t)256 << 20) /* indicator arrays held at once */
+
+/* ---- the grid ------------------------------------------------------------------- */
+
+size_t sweep_grid_combinations(const tb_sweep_grid *g)
+{
+    size_t n = 1;
+    for (size_t d = 0; d < g->n_dims; d++) {
+        if (g->dim[d].n && n > SIZE_MAX / g->dim[d].n) return SIZE_MAX;
+        n *= g->dim[d].n;
+    }
+    return n;
+}
+
+int sweep_grid_add(tb_sweep_grid *g, const tb_strategy_def *def, const char *name, const double *v, size_t n,
+                   tb_error *err)
+{
+    char field[64];
+    snprintf(field, sizeof field, "grid.%.30s", name);
+    size_t k = 0;
+    while (k < def->n_params && strcmp(def->params[k].name, name)) k++;
+    if (k == def->n_params)
+        return tb_fail_field(err, TB_EINVAL, field, "strategy %s has no parameter '%.30s'", def->name, name);
+    for (size_t d = 0; d < g->n_dims; d++)
+        if (g->dim[d].param == k) return tb_fail_field(err, TB_EINVAL, field, "parameter %s is already in the grid", name);
+    if (n == 0) return tb_fail_field(err, TB_EINVAL, field, "needs at least one value");
+    const tb_param_def *pd = &def->params[k];
+    for (size_t j = 0; j < n; j++) {
+        snprintf(field, sizeof field, "grid.%.30s[%u]", name, (unsigned)j);
+        if (!isfinite(v[j])) return tb_fail_field(err, TB_EINVAL, field, "must be a finite number");
+        if (pd->integer && v[j] != floor(v[j]))
+            return tb_fail_field(err, TB_EINVAL, field, "%s must be a whole number, got %.17g", name, v[j]);
+        if (v[j] < pd->min || v[j] > pd->max)
+            return tb_fail_field(err, TB_EINVAL, field, "%s must be in [%g, %g], got %.17g", name, pd->min, pd->max,
+                                 v[j]);
+        for (size_t i = 0; i < j; i++)
+            if (v[i] == v[j]) return tb_fail_field(err, TB_EINVAL, field, "repeats %s = %.17g", name, v[j]);
+    }
+    snprintf(field, sizeof field, "grid.%.30s", name);
+    size_t total = sweep_grid_combinations(g);
+    if (total > SWEEP_MAX_MEMBERS / n)
+        return tb_fail_field(err, TB_EINVAL, field, "the grid would have more than %d combinations",
+                             SWEEP_MAX_MEMBERS);
+    if (g->n_dims >= TB_MAX_PARAMS) return tb_fail_field(err, TB_EINVAL, field, "too many grid dimensions");
+    tb_sweep_dim *dm = &g->dim[g->n_dims++];
+    snprintf(dm->name, sizeof dm->name, "%s", pd->name);
+    dm->param = k;
+    dm->n = n;
+    dm->v = xmalloc(xmul(n, sizeof *dm->v));
+    memcpy(dm->v, v, n * sizeof *dm->v);
+    return 0;
+}
+
+int sweep_grid_parse(tb_sweep_grid *g, const tb_strategy_def *def, const char *arg, tb_error *err)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return tb_fail_field(err, TB_EINVAL, "grid", "--grid takes NAME=V1,V2,..., got '%s'", arg);
+    char name[32];
+    snprintf(name, sizeof name, "%.*s", (int)(eq - arg < 31 ? eq - arg : 31), arg);
+    size_t cap = 1;
+    for (const char *p = eq + 1; *p; p++) cap += *p == ',';
+    double *v = xmalloc(xmul(cap, sizeof *v));
+    size_t n = 0;
+    const char *p = eq + 1;
+    int rc = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (end == p || (*end && *end != ',') || errno == ERANGE) {
+            char field[64];
+            snprintf(field, sizeof field, "grid.%.30s[%u]", name, (unsigned)n);
+            rc = tb_fail_field(err, TB_EINVAL, field, "--grid %s: value %zu is not a number", name, n + 1);
+            break;
+        }
+        v[n++] = x;
+        if (!*end) break;
+        p = end + 1;
+    }
+    if (!rc) rc = sweep_grid_add(g, def, name, v, n, err);
+    free(v);
+    return rc;
+}
+
+void sweep_grid_free(tb_sweep_grid *g)
+{
+    for (size_t d = 0; d < g->n_dims; d++) free(g->dim[d].v);
+    memset(g, 0, sizeof *g);
+}
+
+static void sweep_grid_copy(tb_sweep_grid *dst, const tb_sweep_grid *src)
+{
+    *dst = *src;
+    for (size_t d = 0; d < src->n_dims; d++) {
+        dst->dim[d].v = xmalloc(xmul(src->dim[d].n ? src->dim[d].n : 1, sizeof(double)));
+        memcpy(dst->dim[d].v, src->dim[d].v, src->dim[d].n * sizeof(double));
+    }
+}
+
+/* The valid combinations of g over base, in grid order. */
+static void sweep_expand(const tb_strategy_params *base, const tb_sweep_grid *g, tb_sweep_result *r)
+{
+    size_t total = sweep_grid_combinations(g);
+    r->n_combinations = total;
+    r->members = xcalloc(total ? total : 1, sizeof *r->members);
+    for (size_t c = 0; c < total; c++) {
+        tb_strategy_params p = *base;
+        size_t rest = c;
+        for (size_t d = g->n_dims; d-- > 0;) {
+            p.v[g->dim[d].param] = g->dim[d].v[rest % g->dim[d].n];
+            rest /= g->dim[d].n;
+        }
+        tb_error e;
+        tb_error_clear(&e);
+        if (strategy_params_validate(&p, &e)) {
+            if (!r->n_skipped++) snprintf(r->skip_reason, sizeof r->skip_reason, "%.180s", e.msg);
+            continue;
+        }
+        tb_sweep_member *m = &r->members[r->n_members++];
+        m->params = p;
+        m->combo = c;
+    }
+}
+
+/* ---- shared state of the member phase ------------------------------------------- */
+
+typedef struct sweep_ctx {
+    const tb_market *m;
+    const tb_panel *p;
+    const double *bench;
+    const tb_cost_table *tab;
+    const tb_sim_prices *prices;
+    const fs_store *fs;
+    const tb_sim_config *sim;
+    int ppy;                   /* periods per year */
+    tb_sweep_member *members;
+    size_t hi;                 /* this batch: members [next at start, hi) */
+    atomic_size_t next;        /* the next member to take */
+    atomic_size_t done;        /* members finished (all batches) */
+    atomic_int stop;           /* cancelled or failed: take no more */
+    pthread_mutex_t err_lock;  /* guards err */
+    int failed;
+    tb_error err;              /* the first failure */
+} sweep_ctx;
+
+/* One member: signals (from the shared indicator arrays when the strategy
+ * declares its inputs), simulation with the shared cost table, metrics. */
+static int sweep_member(sweep_ctx *x, tb_sweep_member *mb, uint8_t *sig, tb_error *err)
+{
+    double t0 = stage_now();
+    const tb_market *m = x->m;
+    const tb_strategy_def *def = mb->params.def;
+    ind_key keys[TB_MAX_INPUTS];
+    size_t nk = def->inputs ? def->inputs(mb->params.v, keys) : 0;
+    if (def->inputs && def->signal_from) {
+        const double *arr[TB_MAX_INPUTS];
+        for (size_t k = 0; k < nk; k++) arr[k] = fs_keyed(x->fs, keys[k]);
+        for (size_t i = 0; i < m->n_symbols; i++) {
+            tb_series s = market_series(m, i);
+            const double *in[TB_MAX_INPUTS];
+            for (size_t k = 0; k < nk; k++) in[k] = arr[k] + m->offset[i];
+            def->signal_from(mb->params.v, &s, in, sig + m->offset[i]);
+        }
+    } else {
+        strategy_signals(&mb->params, m, sig);
+    }
+    tb_sim_result r;
+    tb_sim_opts opt = {x->tab, 1, x->prices};
+    if (simulate_with(m, sig, x->p, x->sim, &opt, NULL, &r, err)) return -1;
+    metrics_compute(&r, x->bench, x->ppy, &mb->metrics);
+    sim_result_free(&r);
+    mb->wall_s = stage_now() - t0;
+    return 0;
+}
+
+/* Take members until none are left or the run stops. The calling thread
+ * passes its hooks (workers pass NULL): between its members it reports
+ * progress and polls cancellation, for everyone. */
+static void sweep_take(sweep_ctx *x, uint8_t *sig, const tb_hooks *hooks, size_t total)
+{
+    while (!atomic_load(&x->stop)) {
+        if (hooks && hooks_cancelled(hooks)) {
+            atomic_store(&x->stop, 1);
+            break;
+        }
+        size_t j = atomic_fetch_add(&x->next, 1);
+        if (j >= x->hi) break;
+        tb_error e;
+        tb_error_clear(&e);
+        if (sweep_member(x, &x->members[j], sig, &e)) {
+            pthread_mutex_lock(&x->err_lock);
+            if (!x->failed) x->err = e;
+            x->failed = 1;
+            pthread_mutex_unlock(&x->err_lock);
+            atomic_store(&x->stop, 1);
+            break;
+        }
+        size_t done = atomic_fetch_add(&x->done, 1) + 1;
+        if (hooks) hooks_progress(hooks, "members", 0.3 + 0.7 * (double)done / (double)(total ? total : 1));
+    }
+}
+
+typedef struct sweep_worker {
+    sweep_ctx *x;
+    uint8_t *sig;              /* own signal buffer, n_bars */
+} sweep_worker;
+
+static void *sweep_worker_main(void *arg)
+{
+    sweep_worker *w = arg;
+    sweep_take(w->x, w->sig, NULL, 0);
+    return NULL;
+}
+
+/* ---- cost table over the threads ------------------------------------------------ */
+
+typedef struct sweep_cost_job {
+    const tb_market *m;
+    const tb_panel *p;
+    tb_cost_table *tab;
+    size_t from, to;           /* symbols */
+} sweep_cost_job;
+
+static void *sweep_cost_fill(void *arg)
+{
+    const sweep_cost_job *jb = arg;
+    const tb_market *m = jb->m;
+    size_t maxlen = 0;
+    for (size_t i = jb->from; i < jb->to; i++)
+        if (market_len(m, i) > maxlen) maxlen = market_len(m, i);
+    double *scratch = xmalloc(xmul(3 * (maxlen ? maxlen : 1), sizeof(double)));
+    for (size_t i = jb->from; i < jb->to; i++) {
+        size_t o = m->offset[i], lo = (size_t)jb->p->lo[i];
+        costs_table_fill(m->high + o, m->low + o, m->close + o, m->volume + o, market_len(m, i), lo ? lo - 1 : 0,
+                         jb->tab->at + o, scratch);
+    }
+    free(scratch);
+    return NULL;
+}
+
+/* Split the symbols into `threads` runs of about equal bar counts. */
+static void sweep_split(const tb_market *m, int threads, size_t *from, size_t *to)
+{
+    size_t a = 0;
+    for (int t = 0; t < threads; t++) {
+        size_t b = m->n_symbols;
+        if (t < threads - 1) {
+            size_t goal = m->n_bars * (size_t)(t + 1) / (size_t)threads;
+            for (b = a; b < m->n_symbols && m->offset[b] < goal;) b++;
+        }
+        from[t] = a;
+        to[t] = b;
+        a = b;
+    }
+}
+
+static void sweep_cost_table(const tb_market *m, const tb_panel *p, int threads, tb_cost_table *tab)
+{
+    tab->at = xmalloc(xmul(m->n_bars ? m->n_bars : 1, sizeof *tab->at));
+    size_t from[SWEEP_MAX_THREADS], to[SWEEP_MAX_THREADS];
+    sweep_split(m, threads, from, to);
+    sweep_cost_job jobs[SWEEP_MAX_THREADS];
+    pthread_t tid[SWEEP_MAX_THREADS];
+    int started[SWEEP_MAX_THREADS] = {0};
+    for (int t = 0; t < threads; t++) jobs[t] = (sweep_cost_job){m, p, tab, from[t], to[t]};
+    for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, sweep_cost_fill, &jobs[t]) == 0;
+    for (int t = 1; t < threads; t++)
+        if (!started[t]) sweep_cost_fill(&jobs[t]);
+    sweep_cost_fill(&jobs[0]);
+    for (int t = 1; t < threads; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
+}
+
+/* ---- ranking ---------------------------------------------------------------------- */
+
+typedef struct sweep_rank_item {
+    double sharpe;
+    size_t combo;              /* grid order breaks ties */
+    size_t member;
+} sweep_rank_item;
+
+static int sweep_rank_cmp(const void *pa, const void *pb)
+{
+    const sweep_rank_item *a = pa, *b = pb;
+    int na = isnan(a->sharpe), nb = isnan(b->sharpe);
+    if (na != nb) return na - nb; /* undefined last */
+    if (!na && a->sharpe != b->sharpe) return a->sharpe > b->sharpe ? -1 : 1;
+    return a->combo < b->combo ? -1 : a->combo > b->combo;
+}
+
+static void sweep_rank(tb_sweep_result *r)
+{
+    size_t n = r->n_members;
+    sweep_rank_item *it = xmalloc(xmul(n ? n : 1, sizeof *it));
+    for (size_t j = 0; j < n; j++) it[j] = (sweep_rank_item){r->members[j].metrics.sharpe, r->members[j].combo, j};
+    qsort(it, n, sizeof *it, sweep_rank_cmp);
+    r->ranked = xmalloc(xmul(n ? n : 1, sizeof *r->ranked));
+    for (size_t j = 0; j < n; j++) {
+        r->ranked[j] = it[j].member;
+        r->members[it[j].member].rank = j + 1;
+    }
+    free(it);
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+static int sweep_threads(int threads, size_t n_members)
+{
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    if (threads > SWEEP_MAX_THREADS) threads = SWEEP_MAX_THREADS;
+    if (n_members && (size_t)threads > n_members) threads = (int)n_members;
+    return threads < 1 ? 1 : threads;
+}
+
+/* The union of the keys members [lo, hi) read; returns the count (<= cap). */
+static size_t sweep_batch_keys(const tb_sweep_member *mb, size_t lo, size_t *hi, size_t n, size_t cap, ind_key *keys)
+{
+    size_t nk = 0, j = lo;
+    for (; j < n; j++) {
+        const tb_strategy_def *def = mb[j].params.def;
+        ind_key mk[TB_MAX_INPUTS];
+        size_t nm = def->inputs && def->signal_from ? def->inputs(mb[j].params.v, mk) : 0, add = 0;
+        ind_key fresh[TB_MAX_INPUTS];
+        for (size_t k = 0; k < nm; k++) {
+            int seen = 0;
+            for (size_t q = 0; q < nk && !seen; q++) seen = keys[q].kind == mk[k].kind && keys[q].n == mk[k].n;
+            for (size_t q = 0; q < add && !seen; q++) seen = fresh[q].kind == mk[k].kind && fresh[q].n == mk[k].n;
+            if (!seen) fresh[add++] = mk[k];
+        }
+        if (nk + add > cap && j > lo) break;
+        for (size_t q = 0; q < add; q++) keys[nk++] = fresh[q];
+    }
+    *hi = j;
+    return nk;
+}
+
+int sweep_run(const tb_backtest_config *c, const tb_sweep_grid *g, int threads, const tb_hooks *hooks,
+              tb_sweep_result *out, tb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    double t_all = stage_now();
+    if (c->start > c->end) return tb_fail_field(err, TB_EINVAL, "start", "start is after end");
+    if (sim_config_validate(&c->sim, err)) return -1;
+    if (c->meta.model || c->meta.model_id)
+        return tb_fail_field(err, TB_EINVAL, "meta_filter", "a sweep cannot use a meta_filter");
+    out->def = c->strategy.def;
+    sweep_grid_copy(&out->grid, g);
+    sweep_expand(&c->strategy, g, out);
+    if (out->n_members == 0) {
+        tb_fail_field(err, TB_EINVAL, "grid", "no valid combination in the grid (%zu skipped: %s)", out->n_skipped,
+                      out->skip_reason);
+        sweep_result_free(out);
+        return -1;
+    }
+    out->threads = threads = sweep_threads(threads, out->n_members);
+
+    tb_universe u = {0};
+    tb_market *m = NULL;
+    tb_panel p;
+    memset(&p, 0, sizeof p);
+    double *bench = NULL;
+    tb_cost_table tab = {NULL};
+    tb_sim_prices prices = {NULL, NULL};
+    fs_store *fs = NULL;
+    uint8_t *sig[SWEEP_MAX_THREADS] = {NULL};
+    int rc = -1;
+    sweep_ctx x;
+    memset(&x, 0, sizeof x);
+    pthread_mutex_init(&x.err_lock, NULL);
+
+    double t0 = stage_now();
+    hooks_progress(hooks, "load_data", 0.0);
+    if (backtest_select_universe(c, &u, err) || source_load(&c->source, &u, &m, err)) goto out;
+    if (c->end != INT64_MAX) market_truncate_after(m, c->end);
+    stage_record(&out->stages, hooks, "load_data", t0);
+    if (hooks_cancelled(hooks)) goto cancelled;
+
+    t0 = stage_now();
+    hooks_progress(hooks, "panel", 0.1);
+    if (panel_build_compact(m, c->start, c->end, c->last_bars, &p, err)) goto out;
+    bench = xmalloc(xmul(p.T, sizeof *bench));
+    metrics_benchmark(m, &p, bench);
+    out->n_symbols = m->n_symbols;
+    out->T = p.T;
+    out->first_ts = p.ts[0];
+    out->last_ts = p.ts[p.T - 1];
+    out->freq = m->freq;
+    stage_record(&out->stages, hooks, "panel", t0);
+
+    t0 = stage_now();
+    hooks_progress(hooks, "cost_stats", 0.15);
+    sweep_cost_table(m, &p, threads, &tab);
+    stage_record(&out->stages, hooks, "cost_stats", t0);
+    if (hooks_cancelled(hooks)) goto cancelled;
+
+    t0 = stage_now();
+    sim_prices_build(m, &p, &prices);
+    stage_record(&out->stages, hooks, "prices", t0);
+
+    x.m = m;
+    x.p = &p;
+    x.bench = bench;
+    x.tab = &tab;
+    x.prices = &prices;
+    x.sim = &c->sim;
+    x.ppy = tb_freq_periods_per_year(m->freq);
+    x.members = out->members;
+    fs = fs_new(m);
+    x.fs = fs;
+    for (int t = 0; t < threads; t++) sig[t] = xmalloc(m->n_bars ? m->n_bars : 1);
+    size_t per_key = (m->n_bars ? m->n_bars : 1) * sizeof(double);
+    size_t cap = SWEEP_CACHE_BYTES / per_key;
+    if (cap < TB_MAX_INPUTS) cap = TB_MAX_INPUTS;
+    ind_key *keys = xmalloc(xmul(cap + TB_MAX_INPUTS, sizeof *keys));
+    double t_ind = 0, t_mem = 0;
+    for (size_t lo = 0, hi = 0; lo < out->n_members; lo = hi) {
+        t0 = stage_now();
+        size_t nk = sweep_batch_keys(out->members, lo, &hi, out->n_members, cap, keys);
+        fs_drop_except(fs, keys, nk);
+        out->n_indicators += fs_ensure(fs, keys, nk, threads);
+        double t1 = stage_now();
+        t_ind += t1 - t0;
+
+        atomic_store(&x.next, lo);
+        x.hi = hi;
+        pthread_t tid[SWEEP_MAX_THREADS];
+        int started[SWEEP_MAX_THREADS] = {0};
+        sweep_worker w[SWEEP_MAX_THREADS];
+        for (int t = 1; t < threads; t++) {
+            w[t] = (sweep_worker){&x, sig[t]};
+            started[t] = pthread_create(&tid[t], NULL, sweep_worker_main, &w[t]) == 0;
+        }
+        sweep_take(&x, sig[0], hooks, out->n_members);
+        for (int t = 1; t < threads; t++)
+            if (started[t]) pthread_join(tid[t], NULL);
+        t_mem += stage_now() - t1;
+        if (atomic_load(&x.stop)) break;
+    }
+    free(keys);
+    out->members_s = t_mem;
+    if (x.failed) {
+        *err = x.err;
+        goto out;
+    }
+    if (atomic_load(&x.stop)) goto cancelled;
+    /* the two phases alternate per batch: recorded once each, as totals */
+    stage_record(&out->stages, hooks, "indicators", stage_now() - t_ind);
+    stage_record(&out->stages, hooks, "members", stage_now() - t_mem);
+
+    t0 = stage_now();
+    sweep_rank(out);
+    stage_record(&out->stages, hooks, "rank", t0);
+    out->total_s = stage_now() - t_all;
+    hooks_progress(hooks, "members", 1.0);
+    rc = 0;
+    goto out;
+cancelled:
+    tb_fail(err, TB_ECANCEL, "cancelled");
+out:
+    for (int t = 0; t < SWEEP_MAX_THREADS; t++) free(sig[t]);
+    fs_free(fs);
+    free(tab.at);
+    sim_prices_free(&prices);
+    free(bench);
+    panel_free(&p);
+    market_free(m);
+    universe_free(&u);
+    pthread_mutex_destroy(&x.err_lock);
+    if (rc) sweep_result_free(out);
+    return rc;
+}
+
+void sweep_result_free(tb_sweep_result *r)
+{
+    if (!r) return;
+    sweep_grid_free(&r->grid);
+    free(r->members);
+    free(r->ranked);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,277 @@
+/* test_sweep.c — parameter sweeps: grid validation (every error names its
+ * field, grid.fast[2]), expansion with invalid combinations skipped and
+ * counted, ranking, artifacts, and the contract that matters most: every
+ * member's metrics equal a standalone backtest_run() of the same parameters
+ * exactly, whatever the thread count (shared data, cost table and indicator
+ * cache change nothing). Also run under ThreadSanitizer (build-tsan). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backtest.h"
+#include "sweep.h"
+
+static const tb_strategy_def *tb(void) { return strategy_find("trend_baseline"); }
+
+static int same_bits(double a, double b) { return !memcmp(&a, &b, sizeof a); }
+
+static void expect_same_metrics(const tb_metrics *a, const tb_metrics *b, const char *what)
+{
+    for (size_t k = 0; k < 15; k++)
+        cr_expect(same_bits(metrics_get(a, k), metrics_get(b, k)), "%s: %s %.17g vs %.17g", what, metrics_names[k],
+                  metrics_get(a, k), metrics_get(b, k));
+}
+
+/* ================================================================ validation */
+
+Test(sweep_grid, parse_and_combinations)
+{
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=5,10,20", &err), 0, "%s", err.msg);
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "slow=50,100", &err), 0, "%s", err.msg);
+    cr_expect_eq(g.n_dims, 2);
+    cr_expect_eq(sweep_grid_combinations(&g), 6);
+    cr_expect(g.dim[0].v[2] == 20 && g.dim[1].v[1] == 100);
+    sweep_grid_free(&g);
+}
+
+static void expect_grid_error(const char *arg, const char *field, const char *msg_part)
+{
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_expect_eq(sweep_grid_parse(&g, tb(), arg, &err), -1, "'%s' must be rejected", arg);
+    cr_expect_str_eq(err.field, field, "'%s': field %s, expected %s", arg, err.field, field);
+    cr_expect(strstr(err.msg, msg_part) != NULL, "'%s': message '%s' lacks '%s'", arg, err.msg, msg_part);
+    cr_expect_eq(err.code, TB_EINVAL);
+    sweep_grid_free(&g);
+}
+
+Test(sweep_grid, errors_name_the_field)
+{
+    expect_grid_error("fast=5,10,0", "grid.fast[2]", "must be in");
+    expect_grid_error("fast=5,10.5", "grid.fast[1]", "whole number");
+    expect_grid_error("fast=5,x", "grid.fast[1]", "not a number");
+    expect_grid_error("fast=5,5", "grid.fast[1]", "repeats");
+    expect_grid_error("width=1,2", "grid.width", "no parameter 'width'");
+    expect_grid_error("fast", "grid", "NAME=V1,V2");
+    expect_grid_error("=5", "grid", "NAME=V1,V2");
+    /* a dimension given twice, and a grid over the limit */
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=1,2", &err), 0);
+    cr_expect_eq(sweep_grid_parse(&g, tb(), "fast=3", &err), -1);
+    cr_expect_str_eq(err.field, "grid.fast");
+    double v[600];
+    for (int k = 0; k < 600; k++) v[k] = 100 + k;
+    cr_expect_eq(sweep_grid_add(&g, tb(), "slow", v, 600, &err), -1, "2 x 600 > 1000 combinations");
+    cr_expect_str_eq(err.field, "grid.slow");
+    cr_expect(strstr(err.msg, "1000") != NULL, "%s", err.msg);
+    cr_expect_eq(sweep_grid_add(&g, tb(), "slow", v, 500, &err), 0, "2 x 500 = 1000 is allowed: %s", err.msg);
+    sweep_grid_free(&g);
+}
+
+/* ================================================================ runs */
+
+static void small_config(tb_backtest_config *c, size_t n_symbols, size_t bars)
+{
+    backtest_config_defaults(c);
+    c->source.data = "synthetic";
+    c->source.synth_symbols = n_symbols;
+    c->source.synth_bars = bars;
+    c->n_symbols = n_symbols;
+}
+
+/* Every member equals backtest_run() with its parameters, bit for bit. */
+static void check_members_equal_standalone(const tb_backtest_config *base, const tb_sweep_result *r)
+{
+    for (size_t j = 0; j < r->n_members; j++) {
+        tb_backtest_config c = *base;
+        c.strategy = r->members[j].params;
+        tb_backtest bt;
+        tb_error err = {0};
+        cr_assert_eq(backtest_run(&c, NULL, &bt, &err), 0, "%s", err.msg);
+        char what[64];
+        snprintf(what, sizeof what, "member %zu", j);
+        expect_same_metrics(&r->members[j].metrics, &bt.metrics, what);
+        backtest_free(&bt);
+    }
+}
+
+Test(sweep_run, members_equal_standalone_backtests_and_skips_invalid)
+{
+    tb_backtest_config c;
+    small_config(&c, 40, 600);
+    c.last_bars = 400; /* warm-up before the range, too */
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=5,10,20,60", &err), 0);
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "slow=15,50,100", &err), 0);
+    tb_sweep_result r;
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, &r, &err), 0, "%s", err.msg);
+    /* fast >= slow: (20,15), (60,15), (60,50) */
+    cr_expect_eq(r.n_combinations, 12);
+    cr_expect_eq(r.n_skipped, 3);
+    cr_expect_eq(r.n_members, 9);
+    cr_expect(strstr(r.skip_reason, "must be < slow") != NULL, "%s", r.skip_reason);
+    cr_expect_eq(r.threads, 2);
+    check_members_equal_standalone(&c, &r);
+    /* ranked: Sharpe non-increasing, ranks 1..n */
+    for (size_t j = 0; j < r.n_members; j++) {
+        cr_expect_eq(r.members[r.ranked[j]].rank, j + 1);
+        if (j) cr_expect(r.members[r.ranked[j - 1]].metrics.sharpe >= r.members[r.ranked[j]].metrics.sharpe);
+    }
+    /* grid order: combination indices ascend */
+    for (size_t j = 1; j < r.n_members; j++) cr_expect(r.members[j - 1].combo < r.members[j].combo);
+    sweep_result_free(&r);
+    sweep_grid_free(&g);
+}
+
+Test(sweep_run, thread_counts_give_identical_results)
+{
+    tb_backtest_config c;
+    small_config(&c, 30, 500);
+    c.strategy.def = strategy_find("ema_trend");
+    strategy_params_defaults(c.strategy.def, &c.strategy);
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, c.strategy.def, "n=10,20,50", &err), 0);
+    cr_assert_eq(sweep_grid_parse(&g, c.strategy.def, "band=-0.5,0,0.5,1", &err), 0);
+    tb_sweep_result a, b;
+    cr_assert_eq(sweep_run(&c, &g, 1, NULL, &a, &err), 0, "%s", err.msg);
+    cr_assert_eq(sweep_run(&c, &g, 4, NULL, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(a.n_members, 12);
+    cr_expect_eq(a.threads, 1);
+    cr_expect_eq(b.threads, 4);
+    for (size_t j = 0; j < a.n_members; j++) {
+        expect_same_metrics(&a.members[j].metrics, &b.members[j].metrics, "1 vs 4 threads");
+        cr_expect_eq(a.members[j].rank, b.members[j].rank);
+    }
+    check_members_equal_standalone(&c, &a);
+    sweep_result_free(&a);
+    sweep_result_free(&b);
+    sweep_grid_free(&g);
+}
+
+Test(sweep_run, no_valid_combination_is_an_error)
+{
+    tb_backtest_config c;
+    small_config(&c, 5, 200);
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=50,60", &err), 0);
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "slow=10,20", &err), 0);
+    tb_sweep_result r;
+    cr_expect_eq(sweep_run(&c, &g, 2, NULL, &r, &err), -1);
+    cr_expect_str_eq(err.field, "grid");
+    cr_expect(strstr(err.msg, "4 skipped") != NULL, "%s", err.msg);
+    sweep_grid_free(&g);
+}
+
+static int cancel_now(void *ud)
+{
+    (void)ud;
+    return 1;
+}
+
+Test(sweep_run, cancellation_stops_the_run)
+{
+    tb_backtest_config c;
+    small_config(&c, 10, 300);
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=2,3,4,5", &err), 0);
+    tb_hooks h = {NULL, NULL, NULL, cancel_now};
+    tb_sweep_result r;
+    cr_expect_eq(sweep_run(&c, &g, 2, &h, &r, &err), -1);
+    cr_expect_eq(err.code, TB_ECANCEL);
+    sweep_grid_free(&g);
+}
+
+/* ================================================================ artifacts */
+
+static char *render(int (*fn)(FILE *, const tb_sweep_result *, const tb_backtest_config *), const tb_sweep_result *r,
+                    const tb_backtest_config *c)
+{
+    FILE *f = tmpfile();
+    cr_assert(f != NULL);
+    cr_assert_eq(fn(f, r, c), 0);
+    long len = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)len + 1);
+    cr_assert(buf && fread(buf, 1, (size_t)len, f) == (size_t)len);
+    buf[len] = 0;
+    fclose(f);
+    return buf;
+}
+
+static int csv_fn(FILE *f, const tb_sweep_result *r, const tb_backtest_config *c)
+{
+    (void)c;
+    return sweep_write_csv(f, r);
+}
+
+Test(sweep_report, csv_json_and_heat_map)
+{
+    tb_backtest_config c;
+    small_config(&c, 12, 300);
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=3,30", &err), 0);
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "slow=10,40,80", &err), 0);
+    tb_sweep_result r;
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.n_members, 5); /* (30,10) skipped */
+
+    char *csv = render(csv_fn, &r, &c);
+    cr_expect(!strncmp(csv, "rank,fast,slow,sharpe,cagr,max_drawdown,turnover,total_return,n_orders,", 71), "%s", csv);
+    size_t lines = 0;
+    for (char *p = csv; *p; p++) lines += *p == '\n';
+    cr_expect_eq(lines, 6);
+    cr_expect(!strncmp(strchr(csv, '\n') + 1, "1,", 2));
+    free(csv);
+
+    char *md = render(sweep_write_report, &r, &c);
+    cr_expect(strstr(md, "## Ranked by Sharpe") != NULL);
+    cr_expect(strstr(md, "## Sharpe heat map (fast × slow)") != NULL);
+    cr_expect(strstr(md, "| **30** | — |") != NULL, "the skipped cell shows a dash:\n%s", md);
+    cr_expect(strstr(md, "6: 5 run, 1 skipped") != NULL, "%s", md);
+    free(md);
+
+    json_t *j = sweep_to_json(&r);
+    cr_expect_eq(json_integer_value(json_object_get(j, "members")), 5);
+    cr_expect_eq(json_integer_value(json_object_get(j, "skipped")), 1);
+    json_t *first = json_array_get(json_object_get(j, "ranked"), 0);
+    cr_expect_eq(json_integer_value(json_object_get(first, "rank")), 1);
+    cr_expect(json_is_integer(json_object_get(json_object_get(first, "params"), "fast")));
+    const tb_sweep_member *best = &r.members[r.ranked[0]];
+    cr_expect(same_bits(json_real_value(json_object_get(first, "sharpe")), best->metrics.sharpe));
+    json_decref(j);
+    sweep_result_free(&r);
+    sweep_grid_free(&g);
+}
+
+Test(sweep_run, real_data_members_equal_standalone)
+{
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    c.source.data = TB_SHARED_DIR "/data/ohlcv_1d";
+    FILE *probe = fopen(TB_SHARED_DIR "/data/ohlcv_1d/AAPL.csv", "r");
+    if (!probe) cr_skip_test("../shared data not present");
+    fclose(probe);
+    c.n_symbols = 200;
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=10,20", &err), 0);
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "slow=50,150", &err), 0);
+    tb_sweep_result r;
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.n_members, 4);
+    check_members_equal_standalone(&c, &r);
+    /* fast=20, slow=50 is BACKTEST_MEDIUM: its golden Sharpe */
+    cr_expect(fabs(r.members[2].metrics.sharpe - 0.92782971635977429) <= 1e-12, "%.17g", r.members[2].metrics.sharpe);
+    sweep_result_free(&r);
+    sweep_grid_free(&g);
+}
