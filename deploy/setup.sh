@@ -288,6 +288,8 @@ cmd_test() {
     # ThreadSanitizer: server + worker (concurrency 2) under concurrent requests (docs/RELIABILITY.md).
     log "test: ThreadSanitizer step (tests/tsan/run_tsan.sh, build-tsan/)"
     TB_TEST_DATABASE_URL="$(db_url "$DB_TEST_NAME")" tests/tsan/run_tsan.sh "$ROOT" "$ROOT/build-tsan" || rc=$?
+    log "test: ThreadSanitizer over a sweep's member threads (tests/tsan/run_tsan_sweep.sh, build-tsan/)"
+    tests/tsan/run_tsan_sweep.sh "$ROOT" "$ROOT/build-tsan" || rc=$?
     log "test: ctest --test-dir build-asan"
     TB_TEST_DATABASE_URL="$(db_url "$DB_TEST_NAME")" \
     TB_BUILD_DIR="$ROOT/build-asan" \
