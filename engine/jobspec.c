@@ -35,6 +35,7 @@ const char *jobspec_job_name(js_job j)
     case JS_JOB_BACKTEST_MEDIUM: return "BACKTEST_MEDIUM";
     case JS_JOB_ML_JOB: return "ML_JOB";
     case JS_JOB_MODEL: return "model";
+    case JS_JOB_SWEEP: return "sweep";
     default: return "backtest";
     }
 }
@@ -43,13 +44,14 @@ void jobspec_free(tb_jobspec *s)
 {
     if (!s) return;
     json_decref(s->normalized);
+    sweep_grid_free(&s->grid);
     free((void *)s->bt.symbols);
     memset(s, 0, sizeof *s);
 }
 
 static const char *const bt_fields[] = {
     "strategy", "params", "freq", "data", "symbols", "universe", "start", "end", "last_bars", "capital",
-    "costs", "max_weight", "rebalance_band", "meta_filter", "seed", NULL,
+    "costs", "max_weight", "rebalance_band", "meta_filter", "seed", "grid", NULL,
 };
 
 static int known(const char *const *list, const char *k)
@@ -161,7 +163,8 @@ static void js_data_fields(json_t *body, const char *seed_field, tb_backtest_con
                     js_add(e, field, "%s", te.msg);
             }
             tb_error te = {0};
-            if (e->n == 0 && strategy_params_validate(&c->strategy, &te)) {
+            /* with a grid, each combination is checked when the sweep expands */
+            if (e->n == 0 && !json_object_get(body, "grid") && strategy_params_validate(&c->strategy, &te)) {
                 char field[64];
                 snprintf(field, sizeof field, "params.%.50s", te.field);
                 js_add(e, field, "%s", te.msg);
@@ -310,6 +313,71 @@ static void js_meta_filter(json_t *body, tb_backtest_config *c, const tb_strateg
     c->meta.model_id = id;
 }
 
+/* "grid": {"<param>": [v, ...], ...} into out->grid (see jobspec.h). */
+static void js_grid(json_t *body, tb_jobspec *out, const tb_strategy_def *def, js_errors *e)
+{
+    json_t *g = json_object_get(body, "grid");
+    if (!g || json_is_null(g)) return;
+    if (!json_is_object(g) || json_object_size(g) == 0) {
+        js_add(e, "grid", "must be an object of parameter name -> array of values, e.g. {\"fast\": [5, 10]}");
+        return;
+    }
+    if (!def) return; /* the strategy error is reported already */
+    if (json_object_get(body, "meta_filter") && !json_is_null(json_object_get(body, "meta_filter")))
+        js_add(e, "grid", "a sweep cannot use a meta_filter");
+    json_t *params = json_object_get(body, "params");
+    const char *key;
+    json_t *val;
+    json_object_foreach(g, key, val) {
+        char field[64];
+        snprintf(field, sizeof field, "grid.%.40s", key);
+        if (!json_is_array(val) || json_array_size(val) == 0) {
+            js_add(e, field, "must be a non-empty array of numbers");
+            continue;
+        }
+        if (json_is_object(params) && json_object_get(params, key)) {
+            js_add(e, field, "is also set in params; give %.40s in one place", key);
+            continue;
+        }
+        size_t n = json_array_size(val), bad = 0;
+        double *v = calloc(n, sizeof *v);
+        if (!v) {
+            js_add(e, field, "out of memory");
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *x = json_array_get(val, i);
+            if (json_is_number(x)) {
+                v[i] = json_number_value(x);
+                continue;
+            }
+            snprintf(field, sizeof field, "grid.%.40s[%u]", key, (unsigned)i);
+            js_add(e, field, "must be a number");
+            bad = 1;
+            break;
+        }
+        tb_error te = {0};
+        if (!bad && sweep_grid_add(&out->grid, def, key, v, n, &te)) js_add(e, te.field, "%s", te.msg);
+        free(v);
+    }
+    if (e->n) return;
+    /* at least one combination the strategy accepts */
+    size_t total = sweep_grid_combinations(&out->grid), ok = 0;
+    tb_error first = {0};
+    for (size_t c = 0; c < total && !ok; c++) {
+        tb_strategy_params p = out->bt.strategy;
+        size_t rest = c;
+        for (size_t d = out->grid.n_dims; d-- > 0;) {
+            p.v[out->grid.dim[d].param] = out->grid.dim[d].v[rest % out->grid.dim[d].n];
+            rest /= out->grid.dim[d].n;
+        }
+        tb_error te = {0};
+        if (strategy_params_validate(&p, &te) == 0) ok = 1;
+        else if (!first.msg[0]) first = te;
+    }
+    if (!ok) js_add(e, "grid", "no combination is valid (%s)", first.msg);
+}
+
 int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
 {
     memset(out, 0, sizeof *out);
@@ -356,10 +424,12 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
         }
     }
     js_meta_filter(body, c, def, e);
+    js_grid(body, out, def, e);
 
     if (e->n) {
         free((void *)c->symbols);
         c->symbols = NULL;
+        sweep_grid_free(&out->grid);
         return -1;
     }
 
@@ -377,6 +447,20 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
     if (c->meta.model_id)
         json_object_set_new(n, "meta_filter", json_pack("{s:I, s:f}", "model_id", (json_int_t)c->meta.model_id,
                                                         "threshold", c->meta.threshold));
+    if (out->grid.n_dims) {
+        json_t *gj = json_object();
+        for (size_t d = 0; d < out->grid.n_dims; d++) {
+            const tb_sweep_dim *dm = &out->grid.dim[d];
+            json_object_del(json_object_get(n, "params"), dm->name); /* params holds the fixed ones */
+            json_t *a = json_array();
+            for (size_t j = 0; j < dm->n; j++)
+                json_array_append_new(a, def->params[dm->param].integer ? json_integer((json_int_t)dm->v[j])
+                                                                         : json_real(dm->v[j]));
+            json_object_set_new(gj, dm->name, a);
+        }
+        json_object_set_new(n, "grid", gj);
+        out->job = JS_JOB_SWEEP;
+    }
     js_adopt(out, n);
     return 0;
 }
@@ -526,6 +610,10 @@ int jobspec_from_run_json(json_t *body, tb_jobspec *out, int *iterations, const 
     json_t *b = standard_job_body(job);
     if (ov && json_is_object(ov)) {
         json_object_foreach(ov, key, val) {
+            if (!strcmp(key, "grid")) {
+                js_add(e, "overrides.grid", "a sweep is POST /backtests with a grid, not a standard job");
+                continue;
+            }
             if (!strcmp(key, "strategy")) {
                 js_add(e, "overrides.strategy", "a standard job's strategy is fixed; use POST /backtests");
                 continue;

@@ -14,6 +14,7 @@
 #include "ml_cv.h"
 #include "ml_dataset.h"
 #include "ml_train.h"
+#include "sweep.h"
 
 #define JS_MAX_ERRORS 16
 #define JS_MAX_SYMBOLS 5000
@@ -33,7 +34,8 @@ typedef enum {
     JS_JOB_EOD_SMALL,
     JS_JOB_BACKTEST_MEDIUM,
     JS_JOB_ML_JOB,               /* POST /runs {"job":"ML_JOB"}: a model training with the standard config */
-    JS_JOB_MODEL                 /* POST /models: a model training (run kind "model") */
+    JS_JOB_MODEL,                /* POST /models: a model training (run kind "model") */
+    JS_JOB_SWEEP                 /* POST /backtests with a "grid": a parameter sweep (run kind "sweep") */
 } js_job;
 
 /* What a model training asks for beyond the data (ML_JOB, POST /models). */
@@ -51,6 +53,7 @@ typedef struct tb_jobspec {
                                     meta_filter whose model the caller must load into bt.meta.model */
     int with_targets;            /* EOD_SMALL writes targets_<f>.csv */
     js_ml ml;                    /* ML_JOB and JS_JOB_MODEL only */
+    tb_sweep_grid grid;          /* JS_JOB_SWEEP only (owned): bt.strategy holds the parameters not in it */
     json_t *normalized;          /* owned: the params to store (defaults filled) */
 } tb_jobspec;
 
@@ -58,7 +61,13 @@ typedef struct tb_jobspec {
  * returns 0 and fills *out (free with jobspec_free). On failure returns -1
  * and errs lists every bad field. An optional "meta_filter": {"model_id",
  * "threshold"} (trend_baseline / ema_trend only) sets bt.meta.model_id and
- * threshold; whether the model exists is the caller's check. */
+ * threshold; whether the model exists is the caller's check. An optional
+ * "grid": {"fast": [5, 10], "slow": [50, 100]} makes it a sweep (job
+ * JS_JOB_SWEEP): names must be parameters of the strategy not also in
+ * "params", values numbers within the parameter's bounds (errors name
+ * "grid.fast[2]"), at most SWEEP_MAX_MEMBERS combinations of which at least
+ * one the strategy accepts (the others are skipped when it runs); no
+ * meta_filter. */
 int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *errs);
 
 /* Validate a model-training body (POST /models): the data fields of a

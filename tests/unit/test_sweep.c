@@ -275,3 +275,90 @@ Test(sweep_run, real_data_members_equal_standalone)
     sweep_result_free(&r);
     sweep_grid_free(&g);
 }
+
+/* ================================================================ POST /backtests "grid" (jobspec) */
+
+#include "jobspec.h"
+
+static int has_error(const js_errors *e, const char *field, const char *part)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (!strcmp(e->e[i].field, field) && strstr(e->e[i].message, part)) return 1;
+    return 0;
+}
+
+static void expect_body_error(const char *body_text, const char *field, const char *part)
+{
+    json_error_t je;
+    json_t *body = json_loads(body_text, 0, &je);
+    cr_assert(body, "test body: %s", je.text);
+    tb_jobspec s;
+    js_errors e;
+    cr_expect_eq(jobspec_from_backtest_json(body, &s, &e), -1, "%s must be rejected", body_text);
+    int found = has_error(&e, field, part);
+    cr_expect(found, "%s: expected %s '%s'; got %zu error(s), first %s: %s", body_text, field, part, e.n,
+              e.n ? e.e[0].field : "-", e.n ? e.e[0].message : "-");
+    json_decref(body);
+}
+
+Test(sweep_jobspec, grid_validation_names_fields)
+{
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[5,10,0]}}", "grid.fast[2]", "must be in");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[5,\"10\"]}}", "grid.fast[1]",
+                      "must be a number");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[5,7.5]}}", "grid.fast[1]", "whole number");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"width\":[1]}}", "grid.width", "no parameter");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[]}}", "grid.fast", "non-empty array");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":5}}", "grid.fast", "non-empty array");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":[5]}", "grid", "must be an object");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{}}", "grid", "must be an object");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"params\":{\"fast\":5},\"grid\":{\"fast\":[5,10]}}",
+                      "grid.fast", "also set in params");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[60,70],\"slow\":[20,30]}}", "grid",
+                      "no combination is valid");
+    expect_body_error("{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[5]},\"meta_filter\":{\"model_id\":1}}",
+                      "grid", "meta_filter");
+    /* 40 x 30 = 1200 combinations */
+    char body[4096] = "{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[";
+    for (int k = 1; k <= 40; k++) sprintf(body + strlen(body), "%s%d", k > 1 ? "," : "", k);
+    strcat(body, "],\"slow\":[");
+    for (int k = 1; k <= 30; k++) sprintf(body + strlen(body), "%s%d", k > 1 ? "," : "", 100 + k);
+    strcat(body, "]}}");
+    expect_body_error(body, "grid.slow", "more than 1000 combinations");
+}
+
+Test(sweep_jobspec, grid_body_round_trips_through_stored_params)
+{
+    json_error_t je;
+    json_t *body = json_loads("{\"strategy\":\"trend_baseline\",\"universe\":20,\"data\":\"synthetic\","
+                              "\"params\":{\"slow\":40},\"grid\":{\"fast\":[5,10,60]}}",
+                              0, &je);
+    tb_jobspec s;
+    js_errors e;
+    cr_assert_eq(jobspec_from_backtest_json(body, &s, &e), 0, "%s: %s", e.n ? e.e[0].field : "",
+                 e.n ? e.e[0].message : "");
+    cr_expect_eq(s.job, JS_JOB_SWEEP);
+    cr_expect_eq(s.grid.n_dims, 1);
+    cr_expect_eq(s.grid.dim[0].n, 3);
+    cr_expect(strategy_param(&s.bt.strategy, "slow") == 40);
+    json_t *g = json_object_get(s.normalized, "grid");
+    cr_assert(json_is_object(g));
+    cr_expect(json_is_integer(json_array_get(json_object_get(g, "fast"), 0)));
+    /* the worker's view: stored params rebuild the same sweep */
+    tb_jobspec w;
+    tb_error err = {0};
+    cr_assert_eq(jobspec_from_stored("sweep", s.normalized, &w, &err), 0, "%s", err.msg);
+    cr_expect_eq(w.job, JS_JOB_SWEEP);
+    cr_expect_eq(w.grid.dim[0].v[2], 60);
+    cr_expect(json_equal(w.normalized, s.normalized));
+    jobspec_free(&w);
+    jobspec_free(&s);
+    json_decref(body);
+    /* a standard run cannot carry a grid */
+    json_t *run = json_loads("{\"job\":\"BACKTEST_MEDIUM\",\"overrides\":{\"grid\":{\"fast\":[5]}}}", 0, &je);
+    int it;
+    const char *phase;
+    cr_expect_eq(jobspec_from_run_json(run, &s, &it, &phase, &e), -1);
+    cr_expect(has_error(&e, "overrides.grid", "POST /backtests"));
+    json_decref(run);
+}
