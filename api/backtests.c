@@ -1,9 +1,10 @@
 /*
  * backtests — /backtests handlers. POST validates with the engine's
  * jobspec_from_backtest_json (every field error becomes an errors[] entry)
- * and enqueues through enqueue.c. The result endpoints first check that the
- * run exists, is a backtest and has succeeded (404 / 404 / 409), then hand
- * the page or the CSV stream to results.c.
+ * and enqueues through enqueue.c (a body with a "grid" is a run of kind
+ * sweep, whose GET adds the ranked table, sweeps.c). The result endpoints
+ * first check that the run exists, is a backtest and has succeeded
+ * (404 / 404 / 409), then hand the page or the CSV stream to results.c.
  */
 #include "backtests.h"
 
@@ -18,9 +19,11 @@
 #include "params.h"
 #include "results.h"
 #include "runview.h"
+#include "sweeps.h"
 
 static const char BACKTESTS_SQL_GET[] =
-    "SELECT " RUNVIEW_COLS " FROM runs r WHERE r.id = $1::bigint AND " RUNVIEW_SQL_IS_BACKTEST;
+    "SELECT " RUNVIEW_COLS " FROM runs r WHERE r.id = $1::bigint AND (" RUNVIEW_SQL_IS_BACKTEST
+    " OR r.kind = 'sweep')";
 
 /* Status and frequency of a backtest, to check and format its results. */
 static const char BACKTESTS_SQL_STATE[] =
@@ -37,7 +40,8 @@ void api_backtests_post(const struct http_request *req, struct http_reply *rep)
     }
     if (enqueue_check_universe(&spec, "", rep) == 0 &&
         models_check_meta_filter(req, rep, &spec, "") == 0) {
-        struct enqueue_spec es = { "backtest", NULL, spec.normalized, 1, NULL };
+        struct enqueue_spec es = { spec.job == JS_JOB_SWEEP ? "sweep" : "backtest", NULL, spec.normalized, 1,
+                                   NULL };
         enqueue_run(req, rep, &es);
     }
     jobspec_free(&spec);
@@ -49,9 +53,20 @@ void api_backtests_get(const struct http_request *req, struct http_reply *rep)
     PGresult *res = dbx_read_by_id(req, rep, BACKTESTS_SQL_GET, "backtest", id);
     if (!res)
         return;
-    http_reply_json_take(rep, 200, runview_json(res, 0));
-    http_reply_header(rep, "Cache-Control", "no-store");
+    json_t *o = runview_json(res, 0);
+    int sweep_done = strcmp(PQgetvalue(res, 0, RUNVIEW_C_KIND), "sweep") == 0 &&
+                     strcmp(PQgetvalue(res, 0, RUNVIEW_C_STATUS), "succeeded") == 0;
     PQclear(res);
+    if (sweep_done) { /* a sweep's ranked table */
+        json_t *sw = sweeps_json(req, rep, id);
+        if (!sw) {
+            json_decref(o);
+            return;
+        }
+        json_object_set_new(o, "sweep", sw);
+    }
+    http_reply_json_take(rep, 200, o);
+    http_reply_header(rep, "Cache-Control", "no-store");
 }
 
 /* Orders or equity of a succeeded backtest, as a JSON page or CSV. */

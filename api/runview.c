@@ -41,7 +41,9 @@ int runview_is_backtest(const char *kind, const char *job)
 void runview_url(const char *kind, int64_t id, char *out, size_t n)
 {
     snprintf(out, n, "/%s/%" PRId64,
-             strcmp(kind, "backtest") == 0 ? "backtests" : strcmp(kind, "model") == 0 ? "models" : "runs",
+             strcmp(kind, "backtest") == 0 || strcmp(kind, "sweep") == 0 ? "backtests"
+             : strcmp(kind, "model") == 0                                ? "models"
+                                                                         : "runs",
              id);
 }
 

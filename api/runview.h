@@ -54,8 +54,8 @@ enum {
  * ("model" for a model training). */
 json_t *runview_json(const PGresult *res, int row);
 
-/* The public URL of a run: /backtests/{id} for kind backtest, /models/{id}
- * for kind model, else /runs/{id}. */
+/* The public URL of a run: /backtests/{id} for kinds backtest and sweep,
+ * /models/{id} for kind model, else /runs/{id}. */
 void runview_url(const char *kind, int64_t id, char *out, size_t n);
 
 /* Does a run of this kind/job (job may be NULL) produce a backtest result

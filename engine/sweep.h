@@ -96,9 +96,11 @@ int sweep_write_csv(FILE *f, const tb_sweep_result *r);
  * and throughput, the ranked table, and for a 2-D grid a Sharpe heat map
  * (rows: the first parameter, columns: the second). */
 int sweep_write_report(FILE *f, const tb_sweep_result *r, const tb_backtest_config *base);
-/* {"strategy", "grid", "combinations", "members", "skipped", "skip_reason",
- *  "threads", "members_seconds", "backtests_per_second", "ranked": [...]} —
- * a new reference. */
+/* {"strategy", "freq", "symbols", "bars", "first_ts", "last_ts", "grid",
+ *  "combinations", "members", "skipped", "skip_reason", "threads",
+ *  "members_seconds", "backtests_per_second", "ranked": [{"rank", "member"
+ *  (grid position), "params", the ranked columns, "metrics" (all of §5)}]}
+ * — a new reference. */
 json_t *sweep_to_json(const tb_sweep_result *r);
 
 #endif

@@ -82,14 +82,24 @@ json_t *sweep_to_json(const tb_sweep_result *r)
         for (size_t k = 0; k < r->def->n_params; k++)
             json_object_set_new(params, r->def->params[k].name, sweep_param_json(r->def, k, mb->params.v[k]));
         json_object_set_new(row, "rank", json_integer((json_int_t)mb->rank));
+        json_object_set_new(row, "member", json_integer((json_int_t)mb->combo));
         json_object_set_new(row, "params", params);
         for (size_t k = 0; k < SWEEP_N_COLS; k++) {
             double v = sweep_col(&mb->metrics, k);
             json_object_set_new(row, sweep_cols[k], k == 5 ? json_integer((json_int_t)v) : sweep_num_json(v));
         }
+        json_object_set_new(row, "metrics", metrics_to_json(&mb->metrics));
         json_array_append_new(ranked, row);
     }
+    char a[24], b[24];
+    tu_format(r->first_ts, r->freq == TB_FREQ_1D, a);
+    tu_format(r->last_ts, r->freq == TB_FREQ_1D, b);
     json_object_set_new(o, "strategy", json_string(r->def->name));
+    json_object_set_new(o, "freq", json_string(tb_freq_name(r->freq)));
+    json_object_set_new(o, "symbols", json_integer((json_int_t)r->n_symbols));
+    json_object_set_new(o, "bars", json_integer((json_int_t)r->T));
+    json_object_set_new(o, "first_ts", json_string(a));
+    json_object_set_new(o, "last_ts", json_string(b));
     json_object_set_new(o, "grid", grid);
     json_object_set_new(o, "combinations", json_integer((json_int_t)r->n_combinations));
     json_object_set_new(o, "members", json_integer((json_int_t)r->n_members));

@@ -27,8 +27,29 @@ static const char PERSIST_SQL_CLEAR[] =
     "     e AS (DELETE FROM equity_points WHERE run_id = $1),"
     "     m AS (DELETE FROM metrics WHERE run_id = $1),"
     "     d AS (DELETE FROM datasets WHERE run_id = $1)," /* cascades to dataset_rows and models */
-    "     x AS (DELETE FROM models WHERE run_id = $1)"
+    "     x AS (DELETE FROM models WHERE run_id = $1),"
+    "     w AS (DELETE FROM sweeps WHERE run_id = $1)" /* cascades to sweep_members */
     " DELETE FROM artifacts WHERE run_id = $1";
+
+/* A sweep's rows from the child's "sweep" JSON section ($2): the sweeps row,
+ * then one sweep_members row per ranked member. Numbers travel as JSON text
+ * with 17 significant digits, so the float8 columns get the engine's doubles. */
+static const char PERSIST_SQL_SWEEP[] =
+    "INSERT INTO sweeps (run_id, strategy, freq, grid, n_combinations, n_members, n_skipped, skip_reason,"
+    "                    threads, members_seconds, n_symbols, n_bars, first_ts, last_ts)"
+    " SELECT $1::bigint, d->>'strategy', d->>'freq', d->'grid', (d->>'combinations')::int,"
+    "        (d->>'members')::int, (d->>'skipped')::int, d->>'skip_reason', (d->>'threads')::int,"
+    "        (d->>'members_seconds')::float8, (d->>'symbols')::int, (d->>'bars')::int,"
+    "        to_timestamp((d->>'first_unix')::bigint), to_timestamp((d->>'last_unix')::bigint)"
+    "   FROM (SELECT $2::jsonb AS d) s";
+
+static const char PERSIST_SQL_SWEEP_MEMBERS[] =
+    "INSERT INTO sweep_members (run_id, member, rank, params, metrics, sharpe, cagr, max_drawdown, turnover,"
+    "                           total_return, n_orders)"
+    " SELECT $1::bigint, (e->>'member')::int, (e->>'rank')::int, e->'params', e->'metrics',"
+    "        (e->>'sharpe')::float8, (e->>'cagr')::float8, (e->>'max_drawdown')::float8,"
+    "        (e->>'turnover')::float8, (e->>'total_return')::float8, (e->>'n_orders')::int"
+    "   FROM jsonb_array_elements($2::jsonb -> 'ranked') e";
 
 /* A model training's rows: the dataset and the model share the run's id
  * (OVERRIDING SYSTEM VALUE; only this transaction inserts them), so the
@@ -208,6 +229,32 @@ static int persist_ml(PGconn *conn, const char *id, const struct runexec_bundle 
     return 0;
 }
 
+/* A sweep's results: the sweeps and sweep_members rows, and its two
+ * artifacts with the bytes the engine wrote. */
+static int persist_sweep(PGconn *conn, const char *id, const struct runexec_bundle *b, char *err,
+                         size_t errlen)
+{
+    char *doc = malloc(b->sweep_doc.len + 1);
+    if (!doc) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(doc, b->sweep_doc.data, b->sweep_doc.len);
+    doc[b->sweep_doc.len] = '\0';
+    const char *args[2] = { id, doc };
+    int rc = db_command(conn, PERSIST_SQL_SWEEP, 2, args, err, errlen);
+    if (rc == 0)
+        rc = db_command(conn, PERSIST_SQL_SWEEP_MEMBERS, 2, args, err, errlen);
+    free(doc);
+    if (rc < 0)
+        return -1;
+    if (persist_artifact(conn, id, "sweep_results.csv", "text/csv", persist_count_lines(&b->sweep_csv) - 1,
+                         &b->sweep_csv, err, errlen) < 0 ||
+        persist_artifact(conn, id, "sweep_report.md", "text/markdown", -1, &b->report, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
 enum persist_outcome persist_run(PGconn *conn, const struct persist_input *in, double *persist_s,
                                  char *err, size_t errlen)
 {
@@ -246,6 +293,11 @@ enum persist_outcome persist_run(PGconn *conn, const struct persist_input *in, d
     double t_clear = persist_now();
     if (b->ml) {
         if (persist_ml(conn, id, b, err, errlen) < 0)
+            goto rollback;
+        goto record;
+    }
+    if (b->sweep) {
+        if (persist_sweep(conn, id, b, err, errlen) < 0)
             goto rollback;
         goto record;
     }

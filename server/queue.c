@@ -15,13 +15,13 @@
 #include "logger.h"
 #include "mem.h"
 
-/* The kinds this worker executes; sweep runs wait for theirs. */
+/* The kinds this worker executes: every kind there is. */
 static const char QUEUE_SQL_CLAIM[] =
     "WITH c AS ("
     "  UPDATE runs SET status = 'running', worker_id = $1, started_at = now(),"
     "         heartbeat_at = now(), attempts = attempts + 1, progress = 0, stage = NULL,"
     "         error = NULL, finished_at = NULL"
-    "   WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ('run', 'backtest', 'model')"
+    "   WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ('run', 'backtest', 'model', 'sweep')"
     "               ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1)"
     "     AND status = 'queued'"
     "  RETURNING id, kind, coalesce(job, '') AS job, params::text AS params, iterations,"

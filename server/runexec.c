@@ -345,6 +345,7 @@ static const struct runexec_entry runexec_table[] = {
     { JS_JOB_BACKTEST_MEDIUM, runexec_backtest, NULL },
     { JS_JOB_ML_JOB, runexec_ml, NULL },
     { JS_JOB_MODEL, runexec_ml, NULL },
+    { JS_JOB_SWEEP, runexec_sweep, NULL },
 };
 
 const struct runexec_entry *runexec_find(js_job job)
@@ -451,12 +452,15 @@ int runexec_bundle_parse(const char *buf, size_t len, struct runexec_bundle *out
             json_int_t no = -1, ne = -1, nr = -1;
             if (!m || json_unpack(m, "{s:s, s?s, s?s, s?I, s?I, s?I}", "freq", &freq, "kind", &kind,
                                   "strategy", &strategy, "orders", &no, "equity", &ne, "rows", &nr) != 0 ||
-                (strcmp(kind, "ml") == 0 ? nr < 0 || !*strategy : no < 0 || ne < 0)) {
+                (strcmp(kind, "ml") == 0      ? nr < 0 || !*strategy
+                 : strcmp(kind, "sweep") == 0 ? 0
+                                              : no < 0 || ne < 0)) {
                 json_decref(m);
                 snprintf(err, errlen, "result bundle: bad meta section");
                 return -1;
             }
             out->ml = strcmp(kind, "ml") == 0;
+            out->sweep = strcmp(kind, "sweep") == 0;
             snprintf(out->freq, sizeof out->freq, "%s", freq);
             snprintf(out->strategy, sizeof out->strategy, "%s", strategy);
             out->n_orders = no;
@@ -486,13 +490,18 @@ int runexec_bundle_parse(const char *buf, size_t len, struct runexec_bundle *out
             out->cv_folds = sec;
         } else if (strcmp(name, "importance") == 0) {
             out->importance = sec;
+        } else if (strcmp(name, "sweep") == 0) {
+            out->sweep_doc = sec;
+        } else if (strcmp(name, "sweep_csv") == 0) {
+            out->sweep_csv = sec;
         } else if (strcmp(name, "end") == 0) {
             have_end = 1;
         } /* unknown sections are skipped: newer children, older parents */
     }
     if (!have_meta || !have_end || !out->report.data ||
         (out->ml && (!out->dataset.data || !out->model.data || !out->ml_doc.data ||
-                     !out->cv_metrics.data || !out->cv_folds.data || !out->importance.data))) {
+                     !out->cv_metrics.data || !out->cv_folds.data || !out->importance.data)) ||
+        (out->sweep && (!out->sweep_doc.data || !out->sweep_csv.data))) {
         snprintf(err, errlen, "result bundle: incomplete (%zu bytes)", len);
         return -1;
     }

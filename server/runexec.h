@@ -18,6 +18,9 @@
  *    "model" (the XGBoost JSON bytes), "ml" (JSON: the datasets and models
  *    rows' values), "report" (ml_training_report.md), "cv_metrics",
  *    "cv_folds", "importance" (the CSV artifacts' bytes). See runexec_ml.c.
+ *    A sweep's (kind sweep; meta "kind":"sweep"): "sweep" (JSON: the
+ *    sweeps and sweep_members rows), "report" (sweep_report.md) and
+ *    "sweep_csv" (sweep_results.csv). See runexec_sweep.c.
  * Jobs are dispatched by type through one table (runexec_find); a job
  * without an executor carries the message it fails with.
  * Never touches PostgreSQL: the parent persists what the bundle holds. Only
@@ -59,7 +62,7 @@ struct runexec_task {
     size_t n_close_fds;
     const char *meta_model;      /* meta_filter: the model's XGBoost JSON (bt.meta.model_id > 0), else NULL */
     size_t meta_model_len;
-    int ml_nthread;              /* XGBoost threads for a model training (>= 1) */
+    int ml_nthread;              /* threads of a model training (XGBoost) or a sweep's members (>= 1) */
 };
 
 /* A job's executor: run one iteration, write the bundle. 0, or -1 with err. */
@@ -102,12 +105,14 @@ struct runexec_section {
 
 struct runexec_bundle {
     int ml;                             /* 1: a model training's bundle (meta "kind":"ml") */
+    int sweep;                          /* 1: a sweep's bundle (meta "kind":"sweep") */
     char freq[8];                       /* "1d" / "1h" from meta */
     char strategy[64];                  /* ML: the base strategy (artifact names) */
     long long n_orders, n_equity;       /* backtest: row counts from meta */
     long long n_rows;                   /* ML: dataset rows */
     struct runexec_section orders, equity, metrics, report, targets; /* targets.data NULL when absent */
     struct runexec_section dataset, model, ml_doc, cv_metrics, cv_folds, importance; /* ML */
+    struct runexec_section sweep_doc, sweep_csv; /* sweep: "sweep" JSON, sweep_results.csv */
 };
 
 /* Parse a bundle held in buf[0..len). Returns 0, or -1 with err. */

@@ -1,6 +1,7 @@
 /*
  * runexec_child — what the job executors share inside the worker's child
- * process (runexec.c: backtests; runexec_ml.c: model trainings): engine
+ * process (runexec.c: backtests; runexec_ml.c: model trainings;
+ * runexec_sweep.c: parameter sweeps): engine
  * hooks that become "P"/"S" lines on the progress pipe, the binary COPY
  * writers, and in-memory bundle sections. Internal to tb_worker; none of
  * this runs in the worker's parent.
@@ -56,5 +57,8 @@ double runexec_seconds(struct timeval tv);
 
 /* The model-training executor (ML_JOB, kind model): runexec_ml.c. */
 int runexec_ml(const struct runexec_task *t, tb_error *err);
+
+/* The parameter-sweep executor (kind sweep): runexec_sweep.c. */
+int runexec_sweep(const struct runexec_task *t, tb_error *err);
 
 #endif
