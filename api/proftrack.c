@@ -465,13 +465,20 @@ static void ptrack_data_cell(FILE *f, const char *data)
     }
 }
 
-static void ptrack_hot_cell(FILE *f, const struct ptrack_hot *h)
+static int ptrack_is_stage_profile(const struct ptrack_run *r)
+{
+    return strcmp(r->profiler, "stages") == 0;
+}
+
+/* A hotspot; with_share 0 leaves out a stage's share of the runtime (under
+ * perf / callgrind the runtime is mostly the tool's). */
+static void ptrack_hot_cell(FILE *f, const struct ptrack_hot *h, int with_share)
 {
     char b[32];
     ptrack_cell(f, h->name);
     if (isfinite(h->seconds)) {
         fprintf(f, " %s", ptrack_fmt_time(h->seconds, b, sizeof b));
-        if (isfinite(h->share))
+        if (with_share && isfinite(h->share))
             fprintf(f, " (%.0f %%)", h->share * 100);
     } else if (isfinite(h->share)) {
         fprintf(f, " %.1f %%", h->share * 100);
@@ -481,11 +488,6 @@ static void ptrack_hot_cell(FILE *f, const struct ptrack_hot *h)
         ptrack_cell(f, h->module);
         fputc(']', f);
     }
-}
-
-static int ptrack_is_stage_profile(const struct ptrack_run *r)
-{
-    return strcmp(r->profiler, "stages") == 0;
 }
 
 /* The three jobs: what they are, the plain command, the artifacts they write. */
@@ -507,10 +509,11 @@ static const struct ptrack_job_info {
       "`cv_metrics.csv`, `cv_folds.csv`, `feature_importance.csv`" },
 };
 
-/* params as "`key` value" pairs, the bookkeeping keys left out. */
+/* params as "`key` value" pairs; the bookkeeping keys and nulls left out. */
 static void ptrack_params_cell(FILE *f, const json_t *params)
 {
-    static const char *const skip[] = { "job", "command", "notes", "origin", "profiler", NULL };
+    static const char *const skip[] = { "job",      "command",     "notes",           "origin", "profiler",
+                                        "loadavg", "panel_cache", "omp_wait_policy", NULL };
     const char *key;
     json_t *v;
     int first = 1;
@@ -518,7 +521,7 @@ static void ptrack_params_cell(FILE *f, const json_t *params)
         int skipped = 0;
         for (size_t k = 0; skip[k]; k++)
             skipped |= strcmp(key, skip[k]) == 0;
-        if (skipped)
+        if (skipped || json_is_null(v))
             continue;
         char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
         fprintf(f, "%s`%s` ", first ? "" : ", ", key);
@@ -597,7 +600,8 @@ static void ptrack_md_hotspots(FILE *f, const struct ptrack_table *t)
 {
     int any_fn = 0;
     fputs("### Top-3 Hotspots\n\n"
-          "Stages by median wall time (share of the median runtime).\n\n"
+          "Stages by median wall time (share of the median runtime; perf and callgrind runs without it: "
+          "their runtime is mostly the tool's).\n\n"
           "| run | job | phase | #1 | #2 | #3 |\n|---|---|---|---|---|---|\n",
           f);
     for (size_t i = 0; i < t->n; i++) {
@@ -608,7 +612,7 @@ static void ptrack_md_hotspots(FILE *f, const struct ptrack_table *t)
         for (size_t k = 0; k < PTRACK_TOP; k++) {
             fputs(" | ", f);
             if (k < r->sum.n_hot)
-                ptrack_hot_cell(f, &r->sum.hot[k]);
+                ptrack_hot_cell(f, &r->sum.hot[k], ptrack_is_stage_profile(r));
         }
         fputs(" |\n", f);
     }
@@ -629,7 +633,7 @@ static void ptrack_md_hotspots(FILE *f, const struct ptrack_table *t)
         for (size_t k = 0; k < PTRACK_TOP; k++) {
             fputs(" | ", f);
             if (k < r->sum.n_fn)
-                ptrack_hot_cell(f, &r->sum.fn[k]);
+                ptrack_hot_cell(f, &r->sum.fn[k], 1);
         }
         fputs(" |\n", f);
     }

@@ -543,7 +543,8 @@ int cmd_profile_job(int argc, char **argv)
         if (strcmp(data, "synthetic"))
             json_object_set_new(params, "panel_cache", json_string(cache && *cache ? cache : "var/cache"));
         if (notes) json_object_set_new(params, "notes", json_string(notes));
-        json_object_set_new(params, "loadavg", json_pack("[f, f, f]", load[0], load[1], load[2]));
+        json_object_set_new(params, "loadavg", json_pack("[f, f, f]", round(load[0] * 100) / 100, round(load[1] * 100) / 100,
+                                                           round(load[2] * 100) / 100));
         if (getenv("OMP_WAIT_POLICY"))
             json_object_set_new(params, "omp_wait_policy", json_string(getenv("OMP_WAIT_POLICY")));
         struct ptrack_record rec = {job, phase, failure[0] ? "failed" : "succeeded", failure[0] ? failure : NULL,
