@@ -2,8 +2,15 @@
  * trend_baseline, 200 symbols, all bars, default costs). For each data set
  * (the public CSV set when present, and synthetic 200 x 2520) it runs the
  * pipeline N times in this process and prints the median of each stage,
- * engine time after load, and peak RSS. Figures, not pass/fail: goals live
- * in docs/PERFORMANCE.md. */
+ * engine time after load, and peak RSS; then, in the same run, the previous
+ * phase's implementation (bench_ref.c) on the same loaded data, its runs
+ * alternated with the engine's, with the ratio and whether both gave the
+ * same bits. `--sweep` measures parameter sweeps instead: a 16-member and a
+ * 200-member grid, backtests per second of the member phase and of the
+ * whole sweep, against running the members one by one through
+ * backtest_run() (the straightforward way), with the ratio. Figures, not
+ * pass/fail: goals live in docs/PERFORMANCE.md. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +18,14 @@
 
 #include "args.h"
 #include "backtest.h"
+#include "bench_ref.h"
 #include "commands.h"
 #include "runinfo.h"
+#include "sweep.h"
+#include "xalloc.h"
 
 static const cli_flag bench_flags[] = {
-    {"data", 1, 0}, {"iterations", 1, 0}, {"symbols", 1, 0}, {NULL, 0, 0},
+    {"data", 1, 0}, {"iterations", 1, 0}, {"symbols", 1, 0}, {"sweep", 0, 0}, {"threads", 1, 0}, {NULL, 0, 0},
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -30,22 +40,46 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double stage_ms(const tb_backtest *bt, const char *name)
+static double stage_ms(const tb_stage_list *l, const char *name)
 {
-    for (size_t i = 0; i < bt->stages.n; i++)
-        if (!strcmp(bt->stages.s[i].name, name)) return bt->stages.s[i].wall_s * 1e3;
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->s[i].name, name)) return l->s[i].wall_s * 1e3;
     return 0;
 }
 
-/* One data set: print a table row of medians. */
-static int bench_one(const char *label, const char *data, size_t n_symbols, size_t iters)
+static int same_bits(const void *a, const void *b, size_t n) { return n == 0 || !memcmp(a, b, n); }
+
+/* The engine's and the reference's results agree to the last bit. */
+static int same_results(const tb_sim_result *a, const tb_metrics *ma, const tb_sim_result *b, const tb_metrics *mb)
 {
-    enum { LOAD, SIG, PANEL, SIM, MET, ENGINE, TOTAL, K };
+    const tb_orders *x = &a->orders, *y = &b->orders;
+    return a->T == b->T && x->n == y->n && same_bits(a->equity, b->equity, a->T * sizeof(double)) &&
+           same_bits(a->cash, b->cash, a->T * sizeof(double)) && same_bits(x->qty, y->qty, x->n * sizeof(double)) &&
+           same_bits(x->cost, y->cost, x->n * sizeof(double)) && same_bits(x->sym, y->sym, x->n * sizeof *x->sym) &&
+           same_bits(x->t, y->t, x->n * sizeof *x->t) && same_bits(ma, mb, sizeof *ma);
+}
+
+static int same_metrics(const tb_metrics *a, const tb_metrics *b) { return same_bits(a, b, sizeof *a); }
+
+/* ---- BACKTEST_MEDIUM --------------------------------------------------------------- */
+
+typedef struct bench_row {
+    double med[8];  /* load, signals, panel, simulate, metrics, engine, total, reference engine */
+    size_t orders;
+    int identical;
+} bench_row;
+
+/* One data set: iters engine runs, each followed (or preceded, alternately)
+ * by the reference on the run's own loaded market. */
+static int bench_one(const char *data, size_t n_symbols, size_t iters, bench_row *row)
+{
+    enum { LOAD, SIG, PANEL, SIM, MET, ENGINE, TOTAL, REF, K };
     double *v[K];
-    for (int k = 0; k < K; k++) v[k] = calloc(iters, sizeof(double));
+    for (int k = 0; k < K; k++) v[k] = xcalloc(iters, sizeof(double));
     tb_error err = {0};
-    size_t orders = 0;
-    for (size_t it = 0; it < iters; it++) {
+    int rc = 0;
+    row->identical = 1;
+    for (size_t it = 0; it < iters && !rc; it++) {
         tb_backtest_config c;
         backtest_config_defaults(&c);
         c.source.data = data;
@@ -53,26 +87,154 @@ static int bench_one(const char *label, const char *data, size_t n_symbols, size
         tb_backtest bt;
         double t0 = stage_now();
         if (backtest_run(&c, NULL, &bt, &err)) {
-            for (int k = 0; k < K; k++) free(v[k]);
-            return cli_report(&err);
+            rc = cli_report(&err);
+            break;
         }
         v[TOTAL][it] = (stage_now() - t0) * 1e3;
-        v[LOAD][it] = stage_ms(&bt, "load_data");
-        v[SIG][it] = stage_ms(&bt, "signals");
-        v[PANEL][it] = stage_ms(&bt, "panel");
-        v[SIM][it] = stage_ms(&bt, "simulate");
-        v[MET][it] = stage_ms(&bt, "metrics");
+        v[LOAD][it] = stage_ms(&bt.stages, "load_data");
+        v[SIG][it] = stage_ms(&bt.stages, "signals");
+        v[PANEL][it] = stage_ms(&bt.stages, "panel");
+        v[SIM][it] = stage_ms(&bt.stages, "simulate");
+        v[MET][it] = stage_ms(&bt.stages, "metrics");
         v[ENGINE][it] = v[SIG][it] + v[PANEL][it] + v[SIM][it] + v[MET][it];
-        orders = bt.sim.orders.n;
+        row->orders = bt.sim.orders.n;
+        bench_ref_result ref;
+        if (bench_reference_run(&c, bt.market, &ref, &err)) {
+            backtest_free(&bt);
+            rc = cli_report(&err);
+            break;
+        }
+        v[REF][it] = (ref.signals_s + ref.panel_s + ref.simulate_s + ref.metrics_s) * 1e3;
+        row->identical &= same_results(&bt.sim, &bt.metrics, &ref.sim, &ref.metrics);
+        bench_reference_free(&ref);
         backtest_free(&bt);
     }
-    double med[K];
     for (int k = 0; k < K; k++) {
-        med[k] = median(v[k], iters);
+        if (!rc) row->med[k] = median(v[k], iters);
         free(v[k]);
     }
-    printf("| %s | %zu | %.2f | %.2f | %.2f | %.2f | %.2f | **%.2f** | %.2f | %zu |\n", label, n_symbols, med[LOAD],
-           med[SIG], med[PANEL], med[SIM], med[MET], med[ENGINE], med[TOTAL], orders);
+    return rc;
+}
+
+static int bench_medium(const char *real, size_t n, size_t iters)
+{
+    struct stat st;
+    const char *sets[2] = {NULL, "synthetic"};
+    if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) sets[0] = real;
+    bench_row rows[2];
+    for (int s = 0; s < 2; s++)
+        if (sets[s] && bench_one(sets[s], n, iters, &rows[s])) return 1;
+    printf("BACKTEST_MEDIUM engine benchmark: trend_baseline, %zu symbols, median of %zu runs (ms)\n\n", n, iters);
+    printf("| data | symbols | load | indicators+signals | panel | simulate | metrics | engine after load | total | "
+           "orders |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int s = 0; s < 2; s++) {
+        if (!sets[s]) {
+            printf("| %s | - | skipped: directory not found | | | | | | | |\n", real);
+            continue;
+        }
+        const double *m = rows[s].med;
+        printf("| %s | %zu | %.2f | %.2f | %.2f | %.2f | %.2f | **%.2f** | %.2f | %zu |\n",
+               s ? "synthetic 2520 bars" : sets[s], n, m[0], m[1], m[2], m[3], m[4], m[5], m[6], rows[s].orders);
+    }
+    printf("\nSame runs, the previous phase's engine (cli/bench_ref.c) on each run's loaded data, alternated with the "
+           "engine's:\n\n| data | previous phase, engine after load | engine after load | speed-up | identical results "
+           "|\n|---|---|---|---|---|\n");
+    for (int s = 0; s < 2; s++) {
+        if (!sets[s]) continue;
+        const double *m = rows[s].med;
+        printf("| %s | %.2f | %.2f | %.2fx | %s |\n", s ? "synthetic 2520 bars" : sets[s], m[7], m[5],
+               m[5] > 0 ? m[7] / m[5] : 0.0, rows[s].identical ? "yes (every bit)" : "**NO**");
+    }
+    return 0;
+}
+
+/* ---- sweeps ------------------------------------------------------------------------ */
+
+typedef struct bench_grid {
+    const char *label;
+    const double *fast, *slow;
+    size_t n_fast, n_slow;
+} bench_grid;
+
+static const double g16_fast[] = {5, 10, 20, 30}, g16_slow[] = {50, 100, 150, 200};
+static const double g200_fast[] = {5, 10, 15, 20, 25, 30, 35, 40, 45, 50};
+static const double g200_slow[] = {60, 70, 80, 90, 100, 110, 120, 130, 140, 150,
+                                   160, 170, 180, 190, 200, 210, 220, 230, 240, 250};
+
+static const bench_grid bench_grids[] = {
+    {"16 (fast 5,10,20,30 x slow 50,100,150,200)", g16_fast, g16_slow, 4, 4},
+    {"200 (fast 5..50 step 5 x slow 60..250 step 10)", g200_fast, g200_slow, 10, 20},
+};
+
+static int bench_sweeps(const char *data, size_t n, size_t iters, int threads)
+{
+    enum { REF_MAX = 32 }; /* members run one by one per grid, for the reference */
+    printf("Parameter sweeps: trend_baseline on %s, %zu symbols, default costs; median of %zu sweeps per grid\n\n", data,
+           n, iters);
+    printf("| grid | members | threads | load | shared setup | members | backtests/s, members | backtests/s, whole "
+           "sweep | one by one (backtest_run), backtests/s | speed-up, whole sweep | identical |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t gi = 0; gi < sizeof bench_grids / sizeof bench_grids[0]; gi++) {
+        const bench_grid *bg = &bench_grids[gi];
+        tb_sweep_grid g;
+        memset(&g, 0, sizeof g);
+        tb_error gerr = {0};
+        const tb_strategy_def *def = strategy_find("trend_baseline");
+        if (sweep_grid_add(&g, def, "fast", bg->fast, bg->n_fast, &gerr) ||
+            sweep_grid_add(&g, def, "slow", bg->slow, bg->n_slow, &gerr))
+            return cli_report(&gerr);
+        tb_backtest_config c;
+        backtest_config_defaults(&c);
+        c.source.data = data;
+        c.n_symbols = n;
+        double *total = xcalloc(iters, sizeof *total), *mem = xcalloc(iters, sizeof *mem),
+               *load = xcalloc(iters, sizeof *load);
+        tb_sweep_result r;
+        memset(&r, 0, sizeof r);
+        tb_error err = {0};
+        int rc = 0;
+        for (size_t it = 0; it < iters && !rc; it++) {
+            if (it) sweep_result_free(&r);
+            double t0 = stage_now();
+            rc = sweep_run(&c, &g, threads, NULL, &r, &err);
+            total[it] = stage_now() - t0;
+            if (!rc) {
+                mem[it] = r.members_s;
+                load[it] = stage_ms(&r.stages, "load_data") / 1e3;
+            }
+        }
+        if (rc) {
+            free(total), free(mem), free(load);
+            sweep_grid_free(&g);
+            return cli_report(&err);
+        }
+        double m_total = median(total, iters), m_mem = median(mem, iters), m_load = median(load, iters);
+        /* the straightforward way: each member its own backtest_run(), load included */
+        size_t n_ref = r.n_members < REF_MAX ? r.n_members : REF_MAX;
+        int identical = 1;
+        double t0 = stage_now();
+        for (size_t j = 0; j < n_ref; j++) {
+            tb_backtest_config cj = c;
+            cj.strategy = r.members[j].params;
+            tb_backtest bt;
+            if (backtest_run(&cj, NULL, &bt, &err)) {
+                sweep_result_free(&r);
+                return cli_report(&err);
+            }
+            identical &= same_metrics(&bt.metrics, &r.members[j].metrics);
+            backtest_free(&bt);
+        }
+        double ref_rate = (double)n_ref / (stage_now() - t0), whole_rate = (double)r.n_members / m_total;
+        printf("| %s | %zu | %d | %.1f ms | %.1f ms | %.1f ms | **%.0f** | **%.0f** | %.0f%s | %.1fx | %s |\n",
+               bench_grids[gi].label, r.n_members, r.threads, m_load * 1e3, (m_total - m_load - m_mem) * 1e3, m_mem * 1e3,
+               (double)r.n_members / m_mem, whole_rate, ref_rate, n_ref < r.n_members ? " (first 32)" : "",
+               whole_rate / ref_rate, identical ? "yes" : "**NO**");
+        free(total), free(mem), free(load);
+        sweep_result_free(&r);
+        sweep_grid_free(&g);
+    }
+    printf("\nshared setup = panel and benchmark, cost-statistics table, time-major prices, indicator arrays; "
+           "identical = every member compared has the metrics of its own backtest_run(), bit for bit\n");
     return 0;
 }
 
@@ -80,20 +242,20 @@ int cmd_bench(int argc, char **argv)
 {
     tb_error err = {0};
     cli_args a;
-    size_t iters = 7, n = 200;
+    size_t iters = 7, n = 200, threads = 0;
     if (cli_parse(argc, argv, bench_flags, &a, &err) || cli_get_size(&a, "iterations", &iters, &err) ||
-        cli_get_size(&a, "symbols", &n, &err))
+        cli_get_size(&a, "symbols", &n, &err) || cli_get_size(&a, "threads", &threads, &err))
         return cli_report(&err);
+    if (iters < 1) iters = 1;
     const char *real = cli_get(&a, "data");
     if (!real) real = "../shared/data/ohlcv_1d";
-    printf("BACKTEST_MEDIUM engine benchmark: trend_baseline, %zu symbols, median of %zu runs (ms)\n\n", n, iters);
-    printf("| data | symbols | load | indicators+signals | panel | simulate | metrics | engine after load | total | "
-           "orders |\n|---|---|---|---|---|---|---|---|---|---|\n");
-    struct stat st;
-    int rc = 0;
-    if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) rc |= bench_one(real, real, n, iters);
-    else printf("| %s | - | skipped: directory not found | | | | | | | |\n", real);
-    rc |= bench_one("synthetic 2520 bars", "synthetic", n, iters);
+    int rc;
+    if (cli_has(&a, "sweep")) {
+        struct stat st;
+        rc = bench_sweeps(stat(real, &st) == 0 && S_ISDIR(st.st_mode) ? real : "synthetic", n, iters, (int)threads);
+    } else {
+        rc = bench_medium(real, n, iters);
+    }
     cli_clock clk = {0};
     double wall, cpu;
     long rss;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "csv_reader.h"
 #include "meta_filter.h"
@@ -119,7 +120,9 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     band_hooks band = {hooks, 0.5, 0.9};
     tb_hooks sim_hooks = {&band, band_progress, NULL, band_cancelled};
     hooks_progress(hooks, "simulate", 0.5);
-    if (simulate(out->market, out->sig, &out->panel, &c->sim, &sim_hooks, &out->sim, err)) goto fail;
+    /* entries' and exits' cost statistics on a second thread when the machine has one */
+    tb_sim_opts sim_opts = {.threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1};
+    if (simulate_with(out->market, out->sig, &out->panel, &c->sim, &sim_opts, &sim_hooks, &out->sim, err)) goto fail;
     stage_record(&out->stages, hooks, "simulate", t0);
 
     t0 = stage_now();

@@ -21,7 +21,8 @@ static inline void costs_logs_at(const double *h, const double *l, const double 
     lr[u] = u ? log(c[u] / c[u - 1]) : NAN;
 }
 
-/* Needs lc, eta at t-20..t and lr at t-19..t when t >= 20. */
+/* Needs lc, eta at t-20..t and lr at t-19..t when t >= 20. The three sums
+ * run in one loop (independent chains, each still left to right). */
 static inline tb_cost_stats costs_from_logs(const double *lc, const double *eta, const double *lr, const double *v,
                                             size_t t)
 {
@@ -29,25 +30,78 @@ static inline tb_cost_stats costs_from_logs(const double *lc, const double *eta,
     tb_cost_stats st;
     if (t < W) {
         st.spread_bps = st.vol = NAN;
-    } else {
-        double s = 0;
-        for (size_t u = t - W; u < t; u++) s += (lc[u] - eta[u]) * (lc[u] - eta[u + 1]);
-        double m = 4 * (s / W);
-        st.spread_bps = 1e4 * sqrt(m > 0 ? m : 0);
-        s = 0;
-        for (size_t u = t + 1 - W; u <= t; u++) s += lr[u];
-        double mean = s / W, ss = 0;
-        for (size_t u = t + 1 - W; u <= t; u++) ss += (lr[u] - mean) * (lr[u] - mean);
-        st.vol = sqrt(ss / (W - 1));
+        if (t + 1 < W) {
+            st.adv = NAN;
+        } else {
+            double sv = 0;
+            for (size_t u = t + 1 - W; u <= t; u++) sv += v[u];
+            st.adv = sv / W;
+        }
+        return st;
     }
-    if (t + 1 < W) {
-        st.adv = NAN;
-    } else {
-        double s = 0;
-        for (size_t u = t + 1 - W; u <= t; u++) s += v[u];
-        st.adv = s / W;
+    double sp = 0, sl = 0, sv = 0;
+    for (size_t u = t - W; u < t; u++) {
+        sp += (lc[u] - eta[u]) * (lc[u] - eta[u + 1]);
+        sl += lr[u + 1];
+        sv += v[u + 1];
     }
+    double m = 4 * (sp / W);
+    st.spread_bps = 1e4 * sqrt(m > 0 ? m : 0);
+    double mean = sl / W, ss = 0;
+    for (size_t u = t + 1 - W; u <= t; u++) ss += (lr[u] - mean) * (lr[u] - mean);
+    st.vol = sqrt(ss / (W - 1));
+    st.adv = sv / W;
     return st;
+}
+
+/* Four consecutive bars t..t+3 (t >= 20) at once from the spread terms
+ * term[u] = (lc[u] - eta[u]) * (lc[u] - eta[u+1]): every lane sums its own
+ * window in costs_from_logs()'s order, the lanes only run side by side. */
+static void costs_block4(const double *term, const double *lr, const double *v, size_t t, tb_cost_stats *out)
+{
+    enum { W = COSTS_W, L = 4 };
+    double sp[L] = {0, 0, 0, 0}, sl[L] = {0, 0, 0, 0}, sv[L] = {0, 0, 0, 0}, ss[L] = {0, 0, 0, 0}, mean[L];
+    for (size_t k = 0; k < W; k++)
+        for (size_t j = 0; j < L; j++) {
+            size_t u = t + j - W + k;
+            sp[j] += term[u];
+            sl[j] += lr[u + 1];
+            sv[j] += v[u + 1];
+        }
+    for (size_t j = 0; j < L; j++) mean[j] = sl[j] / W;
+    for (size_t k = 0; k < W; k++)
+        for (size_t j = 0; j < L; j++) {
+            double d = lr[t + j + 1 - W + k] - mean[j];
+            ss[j] += d * d;
+        }
+    for (size_t j = 0; j < L; j++) {
+        double m = 4 * (sp[j] / W);
+        out[t + j].spread_bps = 1e4 * sqrt(m > 0 ? m : 0);
+        out[t + j].vol = sqrt(ss[j] / (W - 1));
+        out[t + j].adv = sv[j] / W;
+    }
+}
+
+/* One bar t >= 20 from the spread terms: costs_block4() with one lane. */
+static void costs_one(const double *term, const double *lr, const double *v, size_t t, tb_cost_stats *out)
+{
+    enum { W = COSTS_W };
+    double sp = 0, sl = 0, sv = 0, ss = 0;
+    for (size_t k = 0; k < W; k++) {
+        size_t u = t - W + k;
+        sp += term[u];
+        sl += lr[u + 1];
+        sv += v[u + 1];
+    }
+    double mean = sl / W;
+    for (size_t k = 0; k < W; k++) {
+        double d = lr[t + 1 - W + k] - mean;
+        ss += d * d;
+    }
+    double m = 4 * (sp / W);
+    out[t].spread_bps = 1e4 * sqrt(m > 0 ? m : 0);
+    out[t].vol = sqrt(ss / (W - 1));
+    out[t].adv = sv / W;
 }
 
 void costs_table_fill(const double *h, const double *l, const double *c, const double *v, size_t len, size_t from,
@@ -55,8 +109,18 @@ void costs_table_fill(const double *h, const double *l, const double *c, const d
 {
     if (from >= len) return;
     double *lc = scratch, *eta = scratch + len, *lr = scratch + 2 * len;
-    for (size_t u = from > COSTS_W ? from - COSTS_W : 0; u < len; u++) costs_logs_at(h, l, c, u, lc, eta, lr);
-    for (size_t t = from; t < len; t++) out[t] = costs_from_logs(lc, eta, lr, v, t);
+    size_t u0 = from > COSTS_W ? from - COSTS_W : 0;
+    for (size_t u = u0; u < len; u++) costs_logs_at(h, l, c, u, lc, eta, lr);
+    size_t t = from;
+    for (; t < len && t < COSTS_W; t++) out[t] = costs_from_logs(lc, eta, lr, v, t);
+    if (t + 4 <= len) {
+        double *term = lc; /* each term once; lc[u] is not read again after term[u] */
+        for (size_t u = t - COSTS_W; u + 1 < len; u++) term[u] = (lc[u] - eta[u]) * (lc[u] - eta[u + 1]);
+        for (; t + 4 <= len; t += 4) costs_block4(term, lr, v, t, out);
+        for (; t < len; t++) costs_one(term, lr, v, t, out); /* the last few */
+        return;
+    }
+    for (; t < len; t++) out[t] = costs_from_logs(lc, eta, lr, v, t);
 }
 
 void costs_stats_list(const double *h, const double *l, const double *c, const double *v, size_t len,

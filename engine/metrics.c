@@ -33,8 +33,16 @@ void metrics_benchmark(const tb_market *m, const tb_panel *p, double *b)
     for (size_t t = 0; t < T; t++) b[t] = 0;
     for (size_t i = 0; i < p->N; i++) {
         const double *c = m->close + m->offset[i];
-        int32_t lo = p->lo[i], hi = p->hi[i];
-        for (int32_t k = lo > 1 ? lo : 1; k < hi; k++) {
+        int32_t lo = p->lo[i], hi = p->hi[i], k0 = lo > 1 ? lo : 1;
+        if (p->tmap_off[i] < 0) { /* bar k at time t0 + k - lo: a plain (vectorisable) loop */
+            const int32_t d = p->t0[i] - lo;
+            for (int32_t k = k0; k < hi; k++) {
+                b[k + d] += c[k] / c[k - 1] - 1;
+                cnt[k + d]++;
+            }
+            continue;
+        }
+        for (int32_t k = k0; k < hi; k++) {
             int32_t t = panel_bar_time(p, i, k - lo);
             b[t] += c[k] / c[k - 1] - 1;
             cnt[t]++;

@@ -112,6 +112,26 @@ double sim_buys_scale_bisect(double lin, double imp, double cash)
  * neighbouring doubles to the exact boundary: the same double in ~5 square
  * roots instead of ~53. Anything unusual (tiny k, where the bisection's
  * iteration cap could bind; non-finite sums; a long walk) takes the bisection. */
+/* The neighbouring doubles of a positive finite x (IEEE-754 order is the
+ * integer order of the bit patterns for positive values). */
+static inline double next_up(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    u++;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static inline double next_down(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    u--;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
 double sim_buys_scale(double lin, double imp, double cash)
 {
     if (cash <= 0) return 0;
@@ -124,23 +144,25 @@ double sim_buys_scale(double lin, double imp, double cash)
         double sk = sqrt(k);
         double g = k * lin + k * sk * imp - cash, dg = lin + 1.5 * sk * imp;
         double nk = k - g / dg;
-        if (!(nk > 0) || nk == k) break;
+        if (!(nk > 0)) break;
+        int close_enough = fabs(nk - k) <= 4e-16 * k; /* within a few ulps: the walk below finishes */
         k = nk;
+        if (close_enough) break;
     }
     if (!(k > 1e-12)) return sim_buys_scale_bisect(lin, imp, cash);
-    double below1 = nextafter(1.0, 0.0);
+    const double below1 = 0.99999999999999989; /* the largest double below 1 */
     if (k > below1) k = below1;
     int steps = 0;
     if (buys_spend(&f, k) <= cash) {
         for (;;) {
-            double up = nextafter(k, 1.0);
+            double up = next_up(k);
             if (up >= 1 || !(buys_spend(&f, up) <= cash)) break;
             k = up;
             if (++steps > 64) return sim_buys_scale_bisect(lin, imp, cash);
         }
     } else {
         do {
-            k = nextafter(k, 0.0);
+            k = next_down(k);
             if (++steps > 64) return sim_buys_scale_bisect(lin, imp, cash);
         } while (!(buys_spend(&f, k) <= cash));
     }
@@ -207,7 +229,8 @@ static inline int32_t sim_next_flip(const uint8_t *s, int32_t from, int32_t hi)
 
 typedef struct sim_fill_job {
     const tb_market *m;
-    const uint8_t *sig;
+    const uint8_t *sig;         /* per-bar signals, or NULL when sg gives the flips */
+    const tb_sim_signals *sg;
     const tb_panel *p;
     sim_flips *f;
     size_t from, to; /* symbols */
@@ -222,17 +245,27 @@ static void *sim_flips_fill(void *arg)
     double *scratch = NULL;
     size_t scratch_len = 0;
     for (size_t i = jb->from; i < jb->to; i++) {
-        const uint8_t *s = jb->sig + m->offset[i];
         int32_t lo = p->lo[i], hi = p->hi[i];
         size_t j = f->first[i];
-        for (int32_t k = sim_next_flip(s, lo, hi); k < hi; k = sim_next_flip(s, k + 1, hi)) {
-            int32_t t = panel_bar_time(p, i, k - lo);
-            if (t == 0) continue; /* part of s0 */
-            f->sym[j] = (uint32_t)i;
-            f->bar[j] = k;
-            f->time[j] = t;
-            f->val[j] = s[k];
-            j++;
+        if (jb->sg) {
+            const tb_sim_signals *sg = jb->sg;
+            for (size_t e = sg->first[i]; e < sg->first[i + 1]; e++, j++) {
+                f->sym[j] = (uint32_t)i;
+                f->bar[j] = sg->bar[e];
+                f->time[j] = panel_bar_time(p, i, sg->bar[e] - lo);
+                f->val[j] = sg->val[e];
+            }
+        } else {
+            const uint8_t *s = jb->sig + m->offset[i];
+            for (int32_t k = sim_next_flip(s, lo, hi); k < hi; k = sim_next_flip(s, k + 1, hi)) {
+                int32_t t = panel_bar_time(p, i, k - lo);
+                if (t == 0) continue; /* part of s0 */
+                f->sym[j] = (uint32_t)i;
+                f->bar[j] = k;
+                f->time[j] = t;
+                f->val[j] = s[k];
+                j++;
+            }
         }
         size_t n = f->first[i + 1] - f->first[i], len = market_len(m, i), o = m->offset[i];
         if (!f->st || !n) continue;
@@ -249,23 +282,29 @@ static void *sim_flips_fill(void *arg)
 
 /* s0[i] = signal at panel time 0; the flips after it. threads > 1: the
  * statistics are computed on a second thread for the upper half of the flips. */
-static void sim_flips_build(const tb_market *m, const uint8_t *sig, const tb_panel *p, int with_stats, int threads,
-                            uint8_t *s0, sim_flips *f)
+static void sim_flips_build(const tb_market *m, const uint8_t *sig, const tb_sim_signals *sg, const tb_panel *p,
+                            int with_stats, int threads, uint8_t *s0, sim_flips *f)
 {
     const size_t T = p->T, N = p->N;
     memset(f, 0, sizeof *f);
     f->first = xmalloc(xmul(N + 1, sizeof *f->first));
     size_t n = 0;
-    for (size_t i = 0; i < N; i++) {
-        const uint8_t *s = sig + m->offset[i];
-        int32_t lo = p->lo[i], hi = p->hi[i];
-        int32_t b = panel_last(p, 0, i);
-        s0[i] = b >= 0 ? s[b] : 0;
-        f->first[i] = n;
-        for (int32_t k = sim_next_flip(s, lo, hi); k < hi; k = sim_next_flip(s, k + 1, hi))
-            n += panel_bar_time(p, i, k - lo) > 0;
+    if (sg) {
+        memcpy(f->first, sg->first, (N + 1) * sizeof *f->first);
+        memcpy(s0, sg->s0, N);
+        n = sg->first[N];
+    } else {
+        for (size_t i = 0; i < N; i++) {
+            const uint8_t *s = sig + m->offset[i];
+            int32_t lo = p->lo[i], hi = p->hi[i];
+            int32_t b = panel_last(p, 0, i);
+            s0[i] = b >= 0 ? s[b] : 0;
+            f->first[i] = n;
+            for (int32_t k = sim_next_flip(s, lo, hi); k < hi; k = sim_next_flip(s, k + 1, hi))
+                n += panel_bar_time(p, i, k - lo) > 0;
+        }
+        f->first[N] = n;
     }
-    f->first[N] = n;
     f->n = n;
     size_t n1 = n ? n : 1;
     f->idx = xmalloc(xmul(n1, sizeof *f->idx));
@@ -275,7 +314,7 @@ static void sim_flips_build(const tb_market *m, const uint8_t *sig, const tb_pan
     f->val = xmalloc(n1);
     if (with_stats) f->st = xmalloc(xmul(n1, sizeof *f->st));
 
-    sim_fill_job jobs[2] = {{m, sig, p, f, 0, N}, {m, sig, p, f, N, N}};
+    sim_fill_job jobs[2] = {{m, sig, sg, p, f, 0, N}, {m, sig, sg, p, f, N, N}};
     pthread_t helper;
     int helped = 0;
     if (threads > 1 && with_stats && n >= 256) {
@@ -295,6 +334,19 @@ static void sim_flips_build(const tb_market *m, const uint8_t *sig, const tb_pan
     for (size_t j = 0; j < n; j++) f->idx[f->at[f->time[j]]++] = (uint32_t)j;
     for (size_t t = T; t > 0; t--) f->at[t] = f->at[t - 1]; /* the fill moved each start to the next */
     f->at[0] = 0;
+}
+
+uint8_t sim_signal_flips(const tb_panel *p, size_t i, const uint8_t *s, int32_t *bars, uint8_t *vals, size_t *n)
+{
+    int32_t lo = p->lo[i], hi = p->hi[i];
+    for (int32_t k = sim_next_flip(s, lo, hi); k < hi; k = sim_next_flip(s, k + 1, hi)) {
+        if (panel_bar_time(p, i, k - lo) == 0) continue; /* part of s0 */
+        bars[*n] = k;
+        vals[*n] = s[k];
+        (*n)++;
+    }
+    int32_t b = panel_last(p, 0, i);
+    return b >= 0 ? s[b] : 0;
 }
 
 static void sim_flips_free(sim_flips *f)
@@ -367,6 +419,8 @@ void sim_prices_build(const tb_market *m, const tb_panel *p, tb_sim_prices *out)
     const size_t T = p->T, N = p->N, cells = xmul(T, N) ? xmul(T, N) : 1;
     out->at_open = xmalloc(xmul(cells, sizeof(double)));
     out->at_close = xmalloc(xmul(cells, sizeof(double)));
+    const size_t NW = (N + SIM_WBITS - 1) / SIM_WBITS;
+    out->has = xcalloc(xmul(T, NW) ? xmul(T, NW) : 1, sizeof *out->has);
     int32_t *cur = xcalloc(N ? N : 1, sizeof *cur);
     sim_sym *ss = sim_syms_build(p);
     for (size_t t = 0; t < T; t++) {
@@ -381,6 +435,7 @@ void sim_prices_build(const tb_market *m, const tb_panel *p, tb_sim_prices *out)
             size_t k = m->offset[i] + (size_t)b;
             rc[i] = m->close[k];
             ro[i] = h ? m->open[k] : m->close[k];
+            if (h) bit_set(out->has + t * NW, i);
         }
     }
     free(ss);
@@ -392,13 +447,15 @@ void sim_prices_free(tb_sim_prices *pr)
     if (!pr) return;
     free(pr->at_open);
     free(pr->at_close);
+    free(pr->has);
     pr->at_open = pr->at_close = NULL;
+    pr->has = NULL;
 }
 
 int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
              const tb_hooks *hooks, tb_sim_result *out, tb_error *err)
 {
-    tb_sim_opts opt = {NULL, 1, NULL};
+    tb_sim_opts opt = {.threads = 1};
     return simulate_with(m, sig, p, cfg, &opt, hooks, out, err);
 }
 
@@ -437,6 +494,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     const size_t T = p->T, N = p->N, NW = (N + SIM_WBITS - 1) / SIM_WBITS, n1 = N ? N : 1;
     const tb_cost_table *tab = opt ? opt->stats : NULL;
     const tb_sim_prices *prices = opt ? opt->prices : NULL;
+    const int keep_orders = !(opt && opt->no_orders);
     memset(out, 0, sizeof *out);
     out->T = T;
     out->N = N;
@@ -466,7 +524,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     const double *open = m->open, *close = m->close;
     double cash = cfg->start_capital;
 
-    sim_flips_build(m, sig, p, !tab, opt ? opt->threads : 1, s, &st.fl);
+    sim_flips_build(m, sig, opt ? opt->signals : NULL, p, !tab, opt ? opt->threads : 1, s, &st.fl);
     size_t n_long = 0;
     for (size_t i = 0; i < N; i++) {
         flip[i] = -1;
@@ -480,6 +538,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     out->cash[0] = cash;
     out->gross[0] = 0;
     const sim_sym *syms = st.syms;
+    const double band = cfg->rebalance_band;
     double eo_next = cash; /* equity at the next open, summed with the close's marks (nothing held yet) */
     for (size_t t = 1; t < T; t++) {
         if ((t & 255) == 0) {
@@ -497,8 +556,10 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             wt = 1.0 / (double)n_long;
             if (wt > cfg->max_weight) wt = cfg->max_weight;
         }
-        /* where every symbol that matters stands at t; prefetch its coming prices */
-        for (size_t wd = 0; wd < NW; wd++) {
+        /* where every symbol that matters stands at t; prefetch its coming prices (the
+         * time-major prices need neither: their rows say which symbols have a bar) */
+        const sim_word *hrow = prices ? prices->has + t * NW : NULL;
+        for (size_t wd = 0; !prices && wd < NW; wd++) {
             for (sim_word bits = longs[wd] | held[wd]; bits; bits &= bits - 1) {
                 size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
                 int h;
@@ -513,25 +574,33 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             }
         }
         /* equity at the open: cash plus the held symbols at t's open (or last close) */
-        double eo = eo_next;
+        double eo = eo_next, inv_eo = 1.0 / eo;
         /* decide trades */
         size_t ns = 0, nb = 0;
         for (size_t wd = 0; wd < NW; wd++) {
-            for (sim_word bits = longs[wd] | held[wd]; bits; bits &= bits - 1) {
+            for (sim_word bits = (longs[wd] | held[wd]) & (hrow ? hrow[wd] : ~(sim_word)0); bits; bits &= bits - 1) {
                 size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
-                if (!has[i]) continue;
+                if (!hrow && !has[i]) continue;
                 int si = s[i];
                 double px = prices ? po[i] : open[m->offset[i] + (size_t)last[i]];
                 double wstar = si ? wt : 0;
                 int exit = 0;
                 if (si && q[i] > 0) {
-                    double w = q[i] * px / eo;
-                    if (!(fabs(w - wstar) > cfg->rebalance_band)) continue;
+                    /* most held positions stay inside the band: decide those with a product
+                     * by 1/eo (within 1e-15 of q*px/eo) when the margin is far larger than
+                     * that, and with the exact quotient otherwise */
+                    double qp = q[i] * px, wa = qp * inv_eo, da = fabs(wa - wstar), margin = 1e-12 * (1 + fabs(wa));
+                    if (da < band - margin) continue;
+                    if (!(da > band + margin) && !(fabs(qp / eo - wstar) > band)) continue;
                 } else if (!si) {
                     exit = 1;
                 }
                 double dq = exit ? -q[i] : wstar * eo / px - q[i];
                 if (fabs(dq * px) < 0.01) continue;
+                if (hrow) { /* the bar index only now, for the statistics */
+                    int h;
+                    last[i] = sim_pos(syms, p->tmap, st.cur, i, (int32_t)t, &h);
+                }
                 sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, fl, flip[i], i, last[i] - 1)};
                 if (dq < 0) sells[ns++] = tr;
                 else buys[nb++] = tr;
@@ -545,7 +614,8 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             cash += qty * tr->px - cost;
             q[tr->sym] = tr->exit ? 0 : q[tr->sym] + tr->dq;
             if (tr->exit) bit_clear(held, tr->sym);
-            orders_push(&out->orders, (uint32_t)t, tr->sym, 1, qty, tr->px, cost);
+            if (keep_orders) orders_push(&out->orders, (uint32_t)t, tr->sym, 1, qty, tr->px, cost);
+            else out->orders.n++;
             out->traded_notional += qty * tr->px;
             out->total_costs += cost;
         }
@@ -567,7 +637,8 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
                 cash -= qty * tr->px + cost;
                 bit_set(held, tr->sym);
                 q[tr->sym] += qty;
-                orders_push(&out->orders, (uint32_t)t, tr->sym, 0, qty, tr->px, cost);
+                if (keep_orders) orders_push(&out->orders, (uint32_t)t, tr->sym, 0, qty, tr->px, cost);
+                else out->orders.n++;
                 out->traded_notional += qty * tr->px;
                 out->total_costs += cost;
             }
@@ -601,7 +672,10 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             for (size_t e = fl->at[t + SIM_LOOKAHEAD]; e < fl->at[t + SIM_LOOKAHEAD + 1]; e++) {
                 uint32_t j = fl->idx[e];
                 size_t b = m->offset[fl->sym[j]] + (size_t)fl->bar[j];
-                if (tab) __builtin_prefetch(tab->at + b);
+                if (tab) {
+                    __builtin_prefetch(tab->at + b);
+                    __builtin_prefetch((const char *)(tab->at + b) + sizeof *tab->at - 1);
+                }
                 if (!prices && (size_t)fl->bar[j] + 1 < market_len(m, fl->sym[j])) __builtin_prefetch(open + b + 1);
             }
         }
@@ -623,11 +697,11 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
         }
     }
     /* P&L per symbol: cash flows plus what is still held at the last close */
-    for (size_t k = 0; k < out->orders.n; k++) {
+    for (size_t k = 0; keep_orders && k < out->orders.n; k++) {
         double flow = out->orders.qty[k] * out->orders.price[k];
         out->pnl[out->orders.sym[k]] += (out->orders.sell[k] ? flow : -flow) - out->orders.cost[k];
     }
-    for (size_t i = 0; i < N; i++) {
+    for (size_t i = 0; keep_orders && i < N; i++) {
         int32_t b = panel_last(p, T - 1, i);
         if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * close[m->offset[i] + (size_t)b];
     }

@@ -50,6 +50,23 @@ int sim_config_validate(const tb_sim_config *c, tb_error *err);
  * may be compact (panel_build_compact). */
 int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
              const tb_hooks *hooks, tb_sim_result *out, tb_error *err);
+/* A run's signals as their changes instead of one byte per bar (what a
+ * sweep produces for many members at once): s0 the signal of every symbol
+ * at panel time 0; then, symbol by symbol, its flips — the bars inside the
+ * panel at panel time > 0 whose signal differs from the bar before (0 before
+ * the first), ascending, with the new value. sim_signal_flips() makes them. */
+typedef struct tb_sim_signals {
+    const uint8_t *s0;    /* N */
+    const size_t *first;  /* N + 1: symbol i's flips are first[i] .. first[i+1]-1 */
+    const int32_t *bar;   /* the flip bar (index in the symbol's series) */
+    const uint8_t *val;   /* the new signal */
+} tb_sim_signals;
+
+/* Symbol i's flips from its signals s (market layout, its own bars):
+ * appended to bars/vals (room for panel hi - lo more), *n advanced; returns
+ * its s0. */
+uint8_t sim_signal_flips(const tb_panel *p, size_t i, const uint8_t *s, int32_t *bars, uint8_t *vals, size_t *n);
+
 /* Options of simulate_with(). */
 typedef struct tb_sim_opts {
     const tb_cost_table *stats; /* the cost statistics of every bar from each symbol's panel.lo - 1 on
@@ -57,6 +74,9 @@ typedef struct tb_sim_opts {
     int threads;                /* > 1: without a table, the statistics of entries and exits are
                                    computed on a second thread (half the symbols each) */
     const struct tb_sim_prices *prices; /* time-major prices (below), or NULL: read from the market */
+    const tb_sim_signals *signals; /* the signals as flips; then sig is not read (may be NULL) */
+    int no_orders;              /* 1: keep no order list (orders.n still counts them; pnl stays 0) —
+                                   for callers that need the metrics only */
 } tb_sim_opts;
 
 /* The prices a simulation reads at every (panel time, symbol), time-major
@@ -65,6 +85,7 @@ typedef struct tb_sim_opts {
 typedef struct tb_sim_prices {
     double *at_open;   /* the open of a symbol with a bar at t, else its last close (NaN before its first bar) */
     double *at_close;  /* its last close at t (NaN before its first bar) */
+    uint64_t *has;     /* T rows of (N + 63) / 64 words: bit i of row t set when symbol i has a bar at t */
 } tb_sim_prices;
 
 /* Build / free the time-major prices of (m, p). */

@@ -3,16 +3,24 @@
  *
  * Phases, each timed as a stage: load_data (universe, bars cut at `end`),
  * panel (compact panel and the universe benchmark), cost_stats (the table of
- * SPREAD/VOL/ADV(20) at every bar a member can trade on, split by symbol over
- * the threads), then, batch by batch, indicators (the distinct indicator
- * arrays of the batch's members into the factor store) and members (a pool
- * of threads taking member indices from an atomic counter), and rank.
- * Batches exist only to bound memory: the indicator arrays a batch needs
- * must fit in SWEEP_CACHE_BYTES; most grids are one batch.
+ * SPREAD/VOL/ADV(20) at every bar a member can trade on), prices (the
+ * time-major open/close every member reads), then, batch by batch, signals
+ * and members, and rank.
+ *
+ * signals: one pass over the symbols, split over the threads. For each
+ * symbol the batch's distinct indicator arrays (EMA(10) once, whichever
+ * members read it) are computed into a per-thread scratch that stays in
+ * cache, then every member's signal from them, kept only as its flips (the
+ * bars where it changes: what the simulation consumes, ~1 % of the bytes
+ * of the per-bar signal). members: a pool of threads taking member indices
+ * from an atomic counter; each gathers its flips and simulates with the
+ * shared table and prices. Batches (SWEEP_BATCH members, SWEEP_BATCH_KEYS
+ * indicator arrays) only bound memory; most grids are one batch.
  *
  * Threads never call the caller's hooks: the calling thread runs members
  * too and, between its own members, reports progress and polls
- * cancellation, which stops the others through an atomic flag. */
+ * cancellation, which stops the others through an atomic flag. Shared
+ * writes: each signal thread its own flip lists, each member its own slot. */
 #include "sweep.h"
 
 #include <errno.h>
@@ -23,11 +31,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "factor_store.h"
 #include "xalloc.h"
 
 #define SWEEP_MAX_THREADS 64
-#define SWEEP_CACHE_BYTES ((size_t)256 << 20) /* indicator arrays held at once */
+#define SWEEP_BATCH 256      /* members whose signals are held at once (as flips: ~100 KB each) */
+#define SWEEP_BATCH_KEYS 64  /* distinct indicator arrays of a batch (per symbol, in a thread's scratch) */
 
 /* ---- the grid ------------------------------------------------------------------- */
 
@@ -152,7 +160,15 @@ static void sweep_expand(const tb_strategy_params *base, const tb_sweep_grid *g,
     }
 }
 
-/* ---- shared state of the member phase ------------------------------------------- */
+/* ---- the member phase: signals for a batch, then the members ------------------------ */
+
+/* One member's flips from one thread's symbols (symbol-major, bars ascending). */
+typedef struct sweep_flips {
+    size_t n, cap;
+    uint32_t *sym;
+    int32_t *bar;
+    uint8_t *val;
+} sweep_flips;
 
 typedef struct sweep_ctx {
     const tb_market *m;
@@ -160,11 +176,18 @@ typedef struct sweep_ctx {
     const double *bench;
     const tb_cost_table *tab;
     const tb_sim_prices *prices;
-    const fs_store *fs;
     const tb_sim_config *sim;
     int ppy;                   /* periods per year */
+    int threads;
+    size_t sym_from[SWEEP_MAX_THREADS], sym_to[SWEEP_MAX_THREADS]; /* each signal thread's symbols */
     tb_sweep_member *members;
-    size_t hi;                 /* this batch: members [next at start, hi) */
+    /* the current batch */
+    size_t lo, hi;             /* members [lo, hi) */
+    const ind_key *keys;       /* the distinct indicator arrays its members read */
+    size_t n_keys;
+    uint16_t *key_idx;         /* (hi-lo) * TB_MAX_INPUTS: member input k is keys[key_idx[..]] */
+    uint8_t *s0;               /* (hi-lo) * N: signals at panel time 0 */
+    sweep_flips *fl;           /* threads * SWEEP_BATCH: fl[t * SWEEP_BATCH + (j - lo)] */
     atomic_size_t next;        /* the next member to take */
     atomic_size_t done;        /* members finished (all batches) */
     atomic_int stop;           /* cancelled or failed: take no more */
@@ -173,30 +196,106 @@ typedef struct sweep_ctx {
     tb_error err;              /* the first failure */
 } sweep_ctx;
 
-/* One member: signals (from the shared indicator arrays when the strategy
- * declares its inputs), simulation with the shared cost table, metrics. */
-static int sweep_member(sweep_ctx *x, tb_sweep_member *mb, uint8_t *sig, tb_error *err)
+static void sweep_flips_push(sweep_flips *f, uint32_t sym, const int32_t *bars, const uint8_t *vals, size_t n)
+{
+    if (f->n + n > f->cap) {
+        f->cap = (f->n + n) * 2 > 1024 ? (f->n + n) * 2 : 1024;
+        f->sym = xrealloc(f->sym, xmul(f->cap, sizeof *f->sym));
+        f->bar = xrealloc(f->bar, xmul(f->cap, sizeof *f->bar));
+        f->val = xrealloc(f->val, f->cap);
+    }
+    for (size_t k = 0; k < n; k++) f->sym[f->n + k] = sym;
+    memcpy(f->bar + f->n, bars, n * sizeof *bars);
+    memcpy(f->val + f->n, vals, n);
+    f->n += n;
+}
+
+typedef struct sweep_sig_job {
+    sweep_ctx *x;
+    int t;                     /* thread index: its symbols and its flip lists */
+} sweep_sig_job;
+
+/* Signals of every batch member for this thread's symbols, symbol by
+ * symbol: the batch's distinct indicator arrays of the symbol once (in a
+ * scratch that stays in cache), then each member's signal from them and
+ * its flips. */
+static void *sweep_signals_job(void *arg)
+{
+    const sweep_sig_job *jb = arg;
+    sweep_ctx *x = jb->x;
+    const tb_market *m = x->m;
+    const size_t N = m->n_symbols, nb = x->hi - x->lo;
+    size_t maxlen = 1, scratch_per_bar = 0;
+    for (size_t i = x->sym_from[jb->t]; i < x->sym_to[jb->t]; i++)
+        if (market_len(m, i) > maxlen) maxlen = market_len(m, i);
+    for (size_t j = x->lo; j < x->hi; j++)
+        if (x->members[j].params.def->scratch_per_bar > scratch_per_bar)
+            scratch_per_bar = x->members[j].params.def->scratch_per_bar;
+    double *in_data = xmalloc(xmul(xmul(x->n_keys ? x->n_keys : 1, maxlen), sizeof(double)));
+    double *scratch = xmalloc(xmul(xmul(scratch_per_bar + 1, maxlen), sizeof(double)));
+    uint8_t *sig = xmalloc(maxlen), *vals = xmalloc(maxlen);
+    int32_t *bars = xmalloc(xmul(maxlen, sizeof *bars));
+    for (size_t i = x->sym_from[jb->t]; i < x->sym_to[jb->t]; i++) {
+        tb_series s = market_series(m, i);
+        for (size_t k = 0; k < x->n_keys; k++) ind_compute(x->keys[k], s.high, s.low, s.close, s.n, in_data + k * maxlen);
+        for (size_t j = 0; j < nb; j++) {
+            const tb_strategy_params *sp = &x->members[x->lo + j].params;
+            const tb_strategy_def *def = sp->def;
+            if (def->inputs && def->signal_from) {
+                ind_key mk[TB_MAX_INPUTS];
+                size_t nk = def->inputs(sp->v, mk);
+                const double *in[TB_MAX_INPUTS];
+                for (size_t k = 0; k < nk; k++) in[k] = in_data + (size_t)x->key_idx[j * TB_MAX_INPUTS + k] * maxlen;
+                def->signal_from(sp->v, &s, in, sig);
+            } else {
+                def->signal(sp->v, &s, sig, scratch);
+            }
+            size_t n = 0;
+            x->s0[j * N + i] = sim_signal_flips(x->p, i, sig, bars, vals, &n);
+            sweep_flips_push(&x->fl[(size_t)jb->t * SWEEP_BATCH + j], (uint32_t)i, bars, vals, n);
+        }
+    }
+    free(in_data), free(scratch), free(sig), free(vals), free(bars);
+    return NULL;
+}
+
+/* A member's simulation input, reused between its thread's members. */
+typedef struct sweep_buf {
+    size_t *first;             /* N + 1 */
+    int32_t *bar;
+    uint8_t *val;
+    size_t cap;
+} sweep_buf;
+
+/* One member: its flips gathered from the signal threads' lists (their
+ * symbol ranges ascend, so the concatenation is symbol-major), then the
+ * simulation with the shared table and prices, and the metrics. */
+static int sweep_member(sweep_ctx *x, size_t j, sweep_buf *b, tb_error *err)
 {
     double t0 = stage_now();
-    const tb_market *m = x->m;
-    const tb_strategy_def *def = mb->params.def;
-    ind_key keys[TB_MAX_INPUTS];
-    size_t nk = def->inputs ? def->inputs(mb->params.v, keys) : 0;
-    if (def->inputs && def->signal_from) {
-        const double *arr[TB_MAX_INPUTS];
-        for (size_t k = 0; k < nk; k++) arr[k] = fs_keyed(x->fs, keys[k]);
-        for (size_t i = 0; i < m->n_symbols; i++) {
-            tb_series s = market_series(m, i);
-            const double *in[TB_MAX_INPUTS];
-            for (size_t k = 0; k < nk; k++) in[k] = arr[k] + m->offset[i];
-            def->signal_from(mb->params.v, &s, in, sig + m->offset[i]);
-        }
-    } else {
-        strategy_signals(&mb->params, m, sig);
+    const size_t N = x->m->n_symbols, jj = j - x->lo;
+    size_t total = 0;
+    for (int t = 0; t < x->threads; t++) total += x->fl[(size_t)t * SWEEP_BATCH + jj].n;
+    if (total > b->cap) {
+        b->cap = total;
+        b->bar = xrealloc(b->bar, xmul(b->cap, sizeof *b->bar));
+        b->val = xrealloc(b->val, b->cap);
     }
+    memset(b->first, 0, (N + 1) * sizeof *b->first);
+    size_t n = 0;
+    for (int t = 0; t < x->threads; t++) {
+        const sweep_flips *f = &x->fl[(size_t)t * SWEEP_BATCH + jj];
+        memcpy(b->bar + n, f->bar, f->n * sizeof *f->bar);
+        memcpy(b->val + n, f->val, f->n);
+        for (size_t e = 0; e < f->n; e++) b->first[f->sym[e] + 1]++;
+        n += f->n;
+    }
+    for (size_t i = 0; i < N; i++) b->first[i + 1] += b->first[i];
+    tb_sim_signals sg = {x->s0 + jj * N, b->first, b->bar, b->val};
+    tb_sim_opts opt = {.stats = x->tab, .threads = 1, .prices = x->prices, .signals = &sg, .no_orders = 1};
     tb_sim_result r;
-    tb_sim_opts opt = {x->tab, 1, x->prices};
-    if (simulate_with(m, sig, x->p, x->sim, &opt, NULL, &r, err)) return -1;
+    tb_sweep_member *mb = &x->members[j];
+    if (simulate_with(x->m, NULL, x->p, x->sim, &opt, NULL, &r, err)) return -1;
     metrics_compute(&r, x->bench, x->ppy, &mb->metrics);
     sim_result_free(&r);
     mb->wall_s = stage_now() - t0;
@@ -206,7 +305,7 @@ static int sweep_member(sweep_ctx *x, tb_sweep_member *mb, uint8_t *sig, tb_erro
 /* Take members until none are left or the run stops. The calling thread
  * passes its hooks (workers pass NULL): between its members it reports
  * progress and polls cancellation, for everyone. */
-static void sweep_take(sweep_ctx *x, uint8_t *sig, const tb_hooks *hooks, size_t total)
+static void sweep_take(sweep_ctx *x, sweep_buf *b, const tb_hooks *hooks, size_t total)
 {
     while (!atomic_load(&x->stop)) {
         if (hooks && hooks_cancelled(hooks)) {
@@ -217,7 +316,7 @@ static void sweep_take(sweep_ctx *x, uint8_t *sig, const tb_hooks *hooks, size_t
         if (j >= x->hi) break;
         tb_error e;
         tb_error_clear(&e);
-        if (sweep_member(x, &x->members[j], sig, &e)) {
+        if (sweep_member(x, j, b, &e)) {
             pthread_mutex_lock(&x->err_lock);
             if (!x->failed) x->err = e;
             x->failed = 1;
@@ -232,13 +331,13 @@ static void sweep_take(sweep_ctx *x, uint8_t *sig, const tb_hooks *hooks, size_t
 
 typedef struct sweep_worker {
     sweep_ctx *x;
-    uint8_t *sig;              /* own signal buffer, n_bars */
+    sweep_buf *b;
 } sweep_worker;
 
 static void *sweep_worker_main(void *arg)
 {
     sweep_worker *w = arg;
-    sweep_take(w->x, w->sig, NULL, 0);
+    sweep_take(w->x, w->b, NULL, 0);
     return NULL;
 }
 
@@ -345,11 +444,14 @@ static int sweep_threads(int threads, size_t n_members)
     return threads < 1 ? 1 : threads;
 }
 
-/* The union of the keys members [lo, hi) read; returns the count (<= cap). */
-static size_t sweep_batch_keys(const tb_sweep_member *mb, size_t lo, size_t *hi, size_t n, size_t cap, ind_key *keys)
+/* The next batch from member lo: at most SWEEP_BATCH members reading at
+ * most SWEEP_BATCH_KEYS distinct indicator arrays (their union into keys;
+ * returns the count). */
+static size_t sweep_batch_keys(const tb_sweep_member *mb, size_t lo, size_t *hi, size_t n, ind_key *keys)
 {
+    const size_t cap = SWEEP_BATCH_KEYS;
     size_t nk = 0, j = lo;
-    for (; j < n; j++) {
+    for (; j < n && j - lo < SWEEP_BATCH; j++) {
         const tb_strategy_def *def = mb[j].params.def;
         ind_key mk[TB_MAX_INPUTS];
         size_t nm = def->inputs && def->signal_from ? def->inputs(mb[j].params.v, mk) : 0, add = 0;
@@ -393,9 +495,9 @@ int sweep_run(const tb_backtest_config *c, const tb_sweep_grid *g, int threads, 
     memset(&p, 0, sizeof p);
     double *bench = NULL;
     tb_cost_table tab = {NULL};
-    tb_sim_prices prices = {NULL, NULL};
-    fs_store *fs = NULL;
-    uint8_t *sig[SWEEP_MAX_THREADS] = {NULL};
+    tb_sim_prices prices = {NULL, NULL, NULL};
+    sweep_buf bufs[SWEEP_MAX_THREADS];
+    memset(bufs, 0, sizeof bufs);
     int rc = -1;
     sweep_ctx x;
     memset(&x, 0, sizeof x);
@@ -437,35 +539,63 @@ int sweep_run(const tb_backtest_config *c, const tb_sweep_grid *g, int threads, 
     x.prices = &prices;
     x.sim = &c->sim;
     x.ppy = tb_freq_periods_per_year(m->freq);
+    x.threads = threads;
     x.members = out->members;
-    fs = fs_new(m);
-    x.fs = fs;
-    for (int t = 0; t < threads; t++) sig[t] = xmalloc(m->n_bars ? m->n_bars : 1);
-    size_t per_key = (m->n_bars ? m->n_bars : 1) * sizeof(double);
-    size_t cap = SWEEP_CACHE_BYTES / per_key;
-    if (cap < TB_MAX_INPUTS) cap = TB_MAX_INPUTS;
-    ind_key *keys = xmalloc(xmul(cap + TB_MAX_INPUTS, sizeof *keys));
-    double t_ind = 0, t_mem = 0;
+    sweep_split(m, threads, x.sym_from, x.sym_to);
+    ind_key *keys = xmalloc(xmul(SWEEP_BATCH_KEYS + TB_MAX_INPUTS, sizeof *keys));
+    x.keys = keys;
+    x.key_idx = xmalloc(xmul(SWEEP_BATCH, TB_MAX_INPUTS * sizeof *x.key_idx));
+    x.s0 = xmalloc(xmul(SWEEP_BATCH, m->n_symbols ? m->n_symbols : 1));
+    x.fl = xcalloc(xmul((size_t)threads, SWEEP_BATCH), sizeof *x.fl);
+    for (int t = 0; t < threads; t++) bufs[t].first = xmalloc(xmul(m->n_symbols + 1, sizeof *bufs[t].first));
+    double t_sig = 0, t_mem = 0;
     for (size_t lo = 0, hi = 0; lo < out->n_members; lo = hi) {
+        /* signals of the batch: one pass over the symbols, split over the threads */
         t0 = stage_now();
-        size_t nk = sweep_batch_keys(out->members, lo, &hi, out->n_members, cap, keys);
-        fs_drop_except(fs, keys, nk);
-        out->n_indicators += fs_ensure(fs, keys, nk, threads);
-        double t1 = stage_now();
-        t_ind += t1 - t0;
-
-        atomic_store(&x.next, lo);
+        x.n_keys = sweep_batch_keys(out->members, lo, &hi, out->n_members, keys);
+        x.lo = lo;
         x.hi = hi;
+        out->n_indicators += x.n_keys;
+        for (size_t j = lo; j < hi; j++) {
+            const tb_strategy_params *sp = &out->members[j].params;
+            ind_key mk[TB_MAX_INPUTS];
+            size_t nk = sp->def->inputs && sp->def->signal_from ? sp->def->inputs(sp->v, mk) : 0;
+            for (size_t k = 0; k < nk; k++) {
+                size_t q = 0;
+                while (keys[q].kind != mk[k].kind || keys[q].n != mk[k].n) q++;
+                x.key_idx[(j - lo) * TB_MAX_INPUTS + k] = (uint16_t)q;
+            }
+        }
+        for (size_t f = 0; f < (size_t)threads * SWEEP_BATCH; f++) x.fl[f].n = 0;
         pthread_t tid[SWEEP_MAX_THREADS];
         int started[SWEEP_MAX_THREADS] = {0};
-        sweep_worker w[SWEEP_MAX_THREADS];
-        for (int t = 1; t < threads; t++) {
-            w[t] = (sweep_worker){&x, sig[t]};
-            started[t] = pthread_create(&tid[t], NULL, sweep_worker_main, &w[t]) == 0;
-        }
-        sweep_take(&x, sig[0], hooks, out->n_members);
+        sweep_sig_job sj[SWEEP_MAX_THREADS];
+        for (int t = 0; t < threads; t++) sj[t] = (sweep_sig_job){&x, t};
+        for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, sweep_signals_job, &sj[t]) == 0;
+        for (int t = 1; t < threads; t++)
+            if (!started[t]) sweep_signals_job(&sj[t]);
+        sweep_signals_job(&sj[0]);
         for (int t = 1; t < threads; t++)
             if (started[t]) pthread_join(tid[t], NULL);
+        double t1 = stage_now();
+        t_sig += t1 - t0;
+        if (hooks_cancelled(hooks)) {
+            atomic_store(&x.stop, 1);
+            break;
+        }
+
+        /* the members: a pool taking member indices */
+        atomic_store(&x.next, lo);
+        sweep_worker w[SWEEP_MAX_THREADS];
+        for (int t = 1; t < threads; t++) {
+            w[t] = (sweep_worker){&x, &bufs[t]};
+            started[t] = pthread_create(&tid[t], NULL, sweep_worker_main, &w[t]) == 0;
+        }
+        sweep_take(&x, &bufs[0], hooks, out->n_members);
+        for (int t = 1; t < threads; t++)
+            if (started[t]) pthread_join(tid[t], NULL);
+        /* a member no thread could take (pthread_create failed) runs here */
+        if (!atomic_load(&x.stop)) sweep_take(&x, &bufs[0], hooks, out->n_members);
         t_mem += stage_now() - t1;
         if (atomic_load(&x.stop)) break;
     }
@@ -477,7 +607,7 @@ int sweep_run(const tb_backtest_config *c, const tb_sweep_grid *g, int threads, 
     }
     if (atomic_load(&x.stop)) goto cancelled;
     /* the two phases alternate per batch: recorded once each, as totals */
-    stage_record(&out->stages, hooks, "indicators", stage_now() - t_ind);
+    stage_record(&out->stages, hooks, "signals", stage_now() - t_sig);
     stage_record(&out->stages, hooks, "members", stage_now() - t_mem);
 
     t0 = stage_now();
@@ -490,8 +620,12 @@ int sweep_run(const tb_backtest_config *c, const tb_sweep_grid *g, int threads, 
 cancelled:
     tb_fail(err, TB_ECANCEL, "cancelled");
 out:
-    for (int t = 0; t < SWEEP_MAX_THREADS; t++) free(sig[t]);
-    fs_free(fs);
+    for (int t = 0; t < SWEEP_MAX_THREADS; t++) free(bufs[t].first), free(bufs[t].bar), free(bufs[t].val);
+    for (size_t f = 0; x.fl && f < (size_t)threads * SWEEP_BATCH; f++)
+        free(x.fl[f].sym), free(x.fl[f].bar), free(x.fl[f].val);
+    free(x.fl);
+    free(x.s0);
+    free(x.key_idx);
     free(tab.at);
     sim_prices_free(&prices);
     free(bench);

@@ -5,12 +5,12 @@
  * Everything that does not depend on the parameters is done once and shared,
  * read-only, by the members: the loaded market, the panel, the universe
  * benchmark, the cost statistics of every bar (a table: an order's statistics
- * depend on (symbol, bar) only) and the indicator arrays the strategy reads
- * (factor store keyed arrays: EMA(10) is computed once for every member that
- * uses it). Members then run on a pool of threads (pthreads), each with its
- * own signal buffer and simulation state; the only shared writes are the
- * members' own result slots and atomic counters. A member's metrics are
- * exactly those of backtest_run() with the same parameters.
+ * depend on (symbol, bar) only), the time-major prices, and each distinct
+ * indicator array the strategy reads (EMA(10) is computed once per symbol
+ * for every member that uses it). Members then run on a pool of threads
+ * (pthreads), each with its own simulation state; the only shared writes
+ * are the members' own result slots and atomic counters. A member's metrics
+ * are exactly those of backtest_run() with the same parameters.
  *
  * A combination the strategy rejects (trend_baseline's fast >= slow) is
  * skipped and counted; a value outside a parameter's bounds, a name that is
@@ -71,10 +71,10 @@ typedef struct tb_sweep_result {
     int64_t first_ts, last_ts; /* panel range */
     tb_freq freq;
     int threads;               /* threads the members ran on */
-    size_t n_indicators;       /* distinct indicator arrays computed */
+    size_t n_indicators;       /* distinct indicator arrays computed (per batch, over all symbols) */
     double members_s;          /* wall seconds of the member phase */
     double total_s;            /* wall seconds of the whole sweep, load included */
-    tb_stage_list stages;      /* load_data, panel, cost_stats, indicators, members, rank */
+    tb_stage_list stages;      /* load_data, panel, cost_stats, prices, signals, members, rank */
 } tb_sweep_result;
 
 /* Run the sweep of base (its strategy, data, range, costs; its strategy

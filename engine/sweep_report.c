@@ -199,9 +199,9 @@ int sweep_write_report(FILE *f, const tb_sweep_result *r, const tb_backtest_conf
     fprintf(f, "| threads | %d |\n", r->threads);
     fprintf(f, "| members | %.1f ms for %zu backtests: %.0f backtests/s |\n", r->members_s * 1e3, r->n_members,
             r->members_s > 0 ? (double)r->n_members / r->members_s : 0.0);
-    fprintf(f, "| whole sweep | %.1f ms (load %.1f, panel %.1f, cost statistics %.1f, indicators %.1f) |\n",
+    fprintf(f, "| whole sweep | %.1f ms (load %.1f, panel %.1f, cost statistics %.1f, prices %.1f, signals %.1f) |\n",
             r->total_s * 1e3, stage_s(r, "load_data") * 1e3, stage_s(r, "panel") * 1e3, stage_s(r, "cost_stats") * 1e3,
-            stage_s(r, "indicators") * 1e3);
+            stage_s(r, "prices") * 1e3, stage_s(r, "signals") * 1e3);
 
     fputs("\n## Ranked by Sharpe\n\n| rank |", f);
     for (size_t d = 0; d < r->grid.n_dims; d++) fprintf(f, " %s |", r->grid.dim[d].name);

@@ -58,8 +58,10 @@ static size_t et_inputs(const double *p, ind_key *keys)
 
 static void et_signal_from(const double *p, const tb_series *s, const double *const *in, uint8_t *sig)
 {
-    const double band = p[2], *ema = in[0], *atr = in[1];
-    for (size_t t = 0; t < s->n; t++) sig[t] = s->close[t] > ema[t] + band * atr[t];
+    const double band = p[2], *restrict ema = in[0], *restrict atr = in[1], *restrict c = s->close;
+    uint8_t *restrict out = sig;
+    const size_t n = s->n;
+    for (size_t t = 0; t < n; t++) out[t] = c[t] > ema[t] + band * atr[t];
 }
 
 const tb_strategy_def strategy_ema_trend = {

@@ -68,8 +68,10 @@ static size_t tb_inputs(const double *p, ind_key *keys)
 static void tb_signal_from(const double *p, const tb_series *s, const double *const *in, uint8_t *sig)
 {
     (void)p;
-    const double *ef = in[0], *es = in[1];
-    for (size_t t = 0; t < s->n; t++) sig[t] = ef[t] > es[t]; /* NaN compares false */
+    const double *restrict ef = in[0], *restrict es = in[1];
+    uint8_t *restrict out = sig; /* no aliasing: the compiler vectorises the comparison */
+    const size_t n = s->n;
+    for (size_t t = 0; t < n; t++) out[t] = ef[t] > es[t]; /* NaN compares false */
 }
 
 const tb_strategy_def strategy_trend_baseline = {

@@ -233,7 +233,8 @@ static void check_sim_variants(const tb_market *m, const char *strategy, double 
     tb_sim_prices prices;
     sim_prices_build(m, &p, &prices);
     tb_sim_result r1, r2, r3, r4, r5;
-    tb_sim_opts two = {NULL, 2, NULL}, table = {&tab, 1, NULL}, shared = {&tab, 1, &prices};
+    tb_sim_opts two = {.threads = 2}, table = {.stats = &tab, .threads = 1},
+                shared = {.stats = &tab, .threads = 1, .prices = &prices};
     cr_assert_eq(simulate(m, sig, &p, &cfg, NULL, &r1, &err), 0, "%s", err.msg);
     cr_assert_eq(simulate_with(m, sig, &p, &cfg, &two, NULL, &r2, &err), 0, "%s", err.msg);
     cr_assert_eq(simulate_with(m, sig, &p, &cfg, &table, NULL, &r3, &err), 0, "%s", err.msg);
