@@ -24,7 +24,7 @@ struct worker_options {
     int concurrency;             /* TB_WORKER_CONCURRENCY: runs executed at once */
     int stale_seconds;           /* TB_WORKER_STALE_SECONDS: heartbeat age that counts as lost, 2..86400 */
     int grace_seconds;           /* TB_WORKER_GRACE_SECONDS: on SIGTERM, how long running runs may finish, 0..3600 */
-    int ml_threads;              /* TB_WORKER_ML_THREADS: XGBoost threads of a model training, 1..64;
+    int ml_threads;              /* TB_WORKER_ML_THREADS: threads of a model training (XGBoost) or a sweep, 1..64;
                                     default online CPUs / concurrency, clamped to 1..4 */
     char *fault;                 /* TB_FAULT_INJECT (tests only): "crash[:id]", "hang:id", "persist:id", comma-separated; NULL = none */
 };
