@@ -87,7 +87,7 @@ PGresult *dbx_read(PGconn **conn, struct http_reply *rep, const char *sql, int n
     return NULL;
 }
 
-#define DBX_PREPARED_MAX 32      /* distinct prepared statements per thread */
+#define DBX_PREPARED_MAX 64      /* distinct prepared statements per thread (GET /runs alone has 32 shapes) */
 
 /* What this pool thread has prepared on its current backend. */
 struct dbx_prepared {

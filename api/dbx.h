@@ -34,9 +34,10 @@ PGresult *dbx_read(PGconn **conn, struct http_reply *rep, const char *sql, int n
 /* dbx_read() through a prepared statement: sql (a string with static
  * storage, which is also the cache key) is prepared once per server session
  * on the thread's connection and executed with PQexecPrepared, which skips
- * parsing and planning on every later call. For hot lookups by key only:
- * a prepared statement may run with a generic plan, which suits
- * "WHERE id = $1" and not optional-filter queries. */
+ * parsing and planning on every later call. For hot lookups only: a
+ * prepared statement may run with a generic plan, which suits "WHERE id =
+ * $1" or one text per filter shape (GET /runs), not "($1 IS NULL OR ...)"
+ * optional-filter queries. */
 PGresult *dbx_read_prepared(PGconn **conn, struct http_reply *rep, const char *sql, int nparams,
                             const char *const *params, enum dbx_format fmt);
 

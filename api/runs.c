@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,134 @@
 
 static const char RUNS_SQL_GET[] = "SELECT " RUNVIEW_COLS " FROM runs r WHERE r.id = $1::bigint";
 
-/* Newest first; NULL filters match everything; $5/$6 is the keyset cursor. */
-static const char RUNS_SQL_LIST[] =
-    "SELECT " RUNVIEW_COLS " FROM runs r "
-    "WHERE ($1::text IS NULL OR r.job = $1::text) AND ($2::text IS NULL OR r.status = $2::text) "
-    "AND ($3::text IS NULL OR r.kind = $3::text) AND ($4::text IS NULL OR r.phase = $4::text) "
-    "AND ($5::timestamptz IS NULL OR (r.created_at, r.id) < ($5::timestamptz, $6::bigint)) "
-    "ORDER BY r.created_at DESC, r.id DESC LIMIT $7::int";
+/* GET /runs: newest first over (created_at, id), the filters that are given
+ * and the keyset cursor. One statement text per filter shape (which of job,
+ * status, kind, phase and cursor are present: 32 shapes), each prepared on
+ * first use, so that every shape gets a plan of its own that uses the
+ * matching (column, created_at DESC, id DESC) index, and later calls skip
+ * parsing and planning. Values are always parameters ($1..), never text. */
+#define RUNS_LIST_SHAPES 32
+#define RUNS_LIST_SQL_MAX 1400
+static char runs_list_sql[RUNS_LIST_SHAPES][RUNS_LIST_SQL_MAX];
+static pthread_once_t runs_list_once = PTHREAD_ONCE_INIT;
+static const char *const RUNS_LIST_FILTER_COLS[4] = { "job", "status", "kind", "phase" };
+
+/* The page's keys; the items come from the cache or RUNS_SQL_LIST_ITEMS. */
+#define RUNS_LIST_KEYS_SELECT                                                               \
+    "SELECT r.id, (extract(epoch FROM r.created_at) * 1000000)::bigint, "                  \
+    "r.status IN ('succeeded', 'failed', 'cancelled') FROM runs r WHERE true"
+
+/* The items the cache does not have, by id ($1 = '{id,id,...}'). */
+static const char RUNS_SQL_LIST_ITEMS[] =
+    "SELECT " RUNVIEW_LIST_COLS " FROM runs r WHERE r.id = ANY($1::bigint[])";
+
+static void runs_list_build(void)
+{
+    for (int shape = 0; shape < RUNS_LIST_SHAPES; shape++) {
+        char *q = runs_list_sql[shape];
+        size_t len = (size_t)snprintf(q, RUNS_LIST_SQL_MAX, "%s", RUNS_LIST_KEYS_SELECT);
+        int p = 1;
+        for (int f = 0; f < 4; f++) {
+            if (shape & (1 << f))
+                len += (size_t)snprintf(q + len, RUNS_LIST_SQL_MAX - len, " AND r.%s = $%d::text",
+                                        RUNS_LIST_FILTER_COLS[f], p++);
+        }
+        if (shape & 16) {
+            len += (size_t)snprintf(q + len, RUNS_LIST_SQL_MAX - len,
+                                    " AND (r.created_at, r.id) < ($%d::timestamptz, $%d::bigint)",
+                                    p, p + 1);
+            p += 2;
+        }
+        len += (size_t)snprintf(q + len, RUNS_LIST_SQL_MAX - len,
+                                " ORDER BY r.created_at DESC, r.id DESC LIMIT $%d::int", p);
+        if (len >= RUNS_LIST_SQL_MAX)
+            abort(); /* cannot happen: the texts are fixed */
+    }
+}
+
+/* A growing byte buffer for the page text. */
+struct runs_buf {
+    char *p;
+    size_t len, cap;
+};
+
+static void runs_buf_add(struct runs_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 65536;
+        b->p = mem_realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/* ---- rendered list items of finished runs ------------------------------------
+ * A run that has succeeded, failed or been cancelled never changes again
+ * (every UPDATE of runs requires status queued or running), so its list item
+ * is rendered once (jansson, JSON_COMPACT: the same bytes json_dumps of the
+ * whole page would give) and kept here. Direct-mapped by id, bounded
+ * (RUNS_CACHE_SLOTS items of at most RUNS_CACHE_ITEM_MAX bytes, ~4 MiB), one
+ * mutex per stripe of slots; an entry also matches created_at so that a
+ * different database behind the same id is never served from it. */
+#define RUNS_CACHE_SLOTS 4096
+#define RUNS_CACHE_LOCKS 64
+#define RUNS_CACHE_ITEM_MAX 4096
+
+struct runs_cache_slot {
+    int64_t id, created_us;
+    char *json;                  /* NULL: empty */
+    size_t len;
+};
+
+static struct runs_cache_slot runs_cache[RUNS_CACHE_SLOTS];
+static pthread_mutex_t runs_cache_locks[RUNS_CACHE_LOCKS] = {
+#define RUNS_L4 PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, \
+                PTHREAD_MUTEX_INITIALIZER
+#define RUNS_L16 RUNS_L4, RUNS_L4, RUNS_L4, RUNS_L4
+    RUNS_L16, RUNS_L16, RUNS_L16, RUNS_L16
+#undef RUNS_L16
+#undef RUNS_L4
+};
+
+static size_t runs_cache_index(int64_t id)
+{
+    return (size_t)((uint64_t)id % RUNS_CACHE_SLOTS);
+}
+
+/* Append the cached item of (id, created_us) to *buf; 1 on a hit. */
+static int runs_cache_get(int64_t id, int64_t created_us, struct runs_buf *buf)
+{
+    size_t i = runs_cache_index(id);
+    int hit = 0;
+    pthread_mutex_lock(&runs_cache_locks[i % RUNS_CACHE_LOCKS]);
+    const struct runs_cache_slot *sl = &runs_cache[i];
+    if (sl->json && sl->id == id && sl->created_us == created_us) {
+        runs_buf_add(buf, sl->json, sl->len);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&runs_cache_locks[i % RUNS_CACHE_LOCKS]);
+    return hit;
+}
+
+static void runs_cache_put(int64_t id, int64_t created_us, const char *json, size_t len)
+{
+    if (len > RUNS_CACHE_ITEM_MAX)
+        return;
+    char *copy = mem_alloc(len + 1);
+    memcpy(copy, json, len + 1);
+    size_t i = runs_cache_index(id);
+    pthread_mutex_lock(&runs_cache_locks[i % RUNS_CACHE_LOCKS]);
+    struct runs_cache_slot *sl = &runs_cache[i];
+    char *old = sl->json;
+    sl->id = id;
+    sl->created_us = created_us;
+    sl->json = copy;
+    sl->len = len;
+    pthread_mutex_unlock(&runs_cache_locks[i % RUNS_CACHE_LOCKS]);
+    free(old);
+}
 
 static const char RUNS_SQL_CANCEL_QUEUED[] =
     "UPDATE runs r SET status = 'cancelled', finished_at = now(), stage = NULL "
@@ -124,30 +246,110 @@ void api_runs_list(const struct http_request *req, struct http_reply *rep)
     runs_us_to_text(cur_us, ts, sizeof ts);
     snprintf(id, sizeof id, "%" PRId64, cur_id);
     snprintf(lim, sizeof lim, "%d", limit + 1);
-    const char *args[7] = { job, status, kind, phase, cursor ? ts : NULL, cursor ? id : NULL,
-                            lim };
+    const char *filters[4] = { job, status, kind, phase };
+    const char *args[7];
+    int shape = 0, nargs = 0;
+    for (int f = 0; f < 4; f++) {
+        if (filters[f]) {
+            shape |= 1 << f;
+            args[nargs++] = filters[f];
+        }
+    }
+    if (cursor) {
+        shape |= 16;
+        args[nargs++] = ts;
+        args[nargs++] = id;
+    }
+    args[nargs++] = lim;
+    pthread_once(&runs_list_once, runs_list_build);
     PGconn *conn = dbx_conn(req, rep);
     if (!conn)
         return;
-    PGresult *res = dbx_read(&conn, rep, RUNS_SQL_LIST, 7, args, DBX_TEXT);
+    PGresult *res = dbx_read_prepared(&conn, rep, runs_list_sql[shape], nargs, args, DBX_TEXT);
     if (!res)
         return;
     int n = PQntuples(res), shown = n > limit ? limit : n;
-    json_t *items = json_array();
-    for (int i = 0; i < shown; i++)
-        json_array_append_new(items, runview_json(res, i));
-    json_t *doc = json_pack("{s:o}", "items", items);
-    if (n > limit) {
-        page_cursor_encode(PAGE_RUNS,
-                           strtoll(PQgetvalue(res, shown - 1, RUNVIEW_C_CREATED_US), NULL, 10),
-                           strtoll(PQgetvalue(res, shown - 1, RUNVIEW_C_ID), NULL, 10), next);
-        json_object_set_new(doc, "next_cursor", json_string(next));
-    } else {
-        json_object_set_new(doc, "next_cursor", json_null());
+    /* Items in page order: cached ones now, the others after one more read. */
+    struct runs_buf page = { NULL, 0, 0 }, ids = { NULL, 0, 0 };
+    char **rendered = mem_zalloc((size_t)(shown ? shown : 1) * sizeof *rendered);
+    int *hit = mem_zalloc((size_t)(shown ? shown : 1) * sizeof *hit);
+    int misses = 0;
+    struct runs_buf one = { NULL, 0, 0 };
+    for (int i = 0; i < shown; i++) {
+        int64_t rid = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        int64_t cus = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        one.len = 0;
+        if (PQgetvalue(res, i, 2)[0] == 't' && runs_cache_get(rid, cus, &one)) {
+            rendered[i] = mem_alloc(one.len + 1);
+            memcpy(rendered[i], one.p, one.len + 1);
+            hit[i] = 1;
+            continue;
+        }
+        runs_buf_add(&ids, misses++ ? "," : "{", 1);
+        runs_buf_add(&ids, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
     }
-    PQclear(res);
-    http_reply_json_take(rep, 200, doc);
+    free(one.p);
+    if (misses) {
+        runs_buf_add(&ids, "}", 1);
+        const char *iargs[1] = { ids.p };
+        PGresult *items = dbx_read_prepared(&conn, rep, RUNS_SQL_LIST_ITEMS, 1, iargs, DBX_TEXT);
+        if (!items)
+            goto out;
+        for (int k = 0; k < PQntuples(items); k++) {
+            const char *rid = PQgetvalue(items, k, RUNVIEW_C_ID);
+            for (int i = 0; i < shown; i++) {
+                if (hit[i] || rendered[i] || strcmp(PQgetvalue(res, i, 0), rid) != 0)
+                    continue;
+                json_t *item = runview_list_json(items, k);
+                rendered[i] = json_dumps(item, JSON_COMPACT);
+                json_decref(item);
+                const char *st = PQgetvalue(items, k, RUNVIEW_C_STATUS);
+                if (rendered[i] && (strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0 ||
+                                    strcmp(st, "cancelled") == 0))
+                    runs_cache_put(strtoll(rid, NULL, 10),
+                                   strtoll(PQgetvalue(items, k, RUNVIEW_C_CREATED_US), NULL, 10),
+                                   rendered[i], strlen(rendered[i]));
+                break;
+            }
+        }
+        PQclear(items);
+    }
+    /* The page, exactly as json_dumps(JSON_COMPACT) of {"items", "next_cursor"}. */
+    runs_buf_add(&page, "{\"items\":[", 10);
+    int first = 1;
+    for (int i = 0; i < shown; i++) {
+        if (!rendered[i])
+            continue; /* vanished between the two reads */
+        if (!first)
+            runs_buf_add(&page, ",", 1);
+        runs_buf_add(&page, rendered[i], strlen(rendered[i]));
+        first = 0;
+    }
+    runs_buf_add(&page, "],\"next_cursor\":", 16);
+    json_t *nc;
+    if (n > limit) {
+        page_cursor_encode(PAGE_RUNS, strtoll(PQgetvalue(res, shown - 1, 1), NULL, 10),
+                           strtoll(PQgetvalue(res, shown - 1, 0), NULL, 10), next);
+        nc = json_string(next);
+    } else {
+        nc = json_null();
+    }
+    char *nct = json_dumps(nc, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(nc);
+    runs_buf_add(&page, nct, strlen(nct));
+    free(nct);
+    runs_buf_add(&page, "}", 1);
+    http_reply_bytes_take(rep, 200, "application/json", page.p, page.len);
+    page.p = NULL;
     http_reply_header(rep, "Cache-Control", "no-store");
+out:
+    for (int i = 0; i < shown; i++)
+        free(rendered[i]);
+    free(rendered);
+    free(hit);
+    free(ids.p);
+    free(page.p);
+    PQclear(res);
 }
 
 /* ---- GET /runs/{id} -------------------------------------------------------------- */

@@ -95,13 +95,54 @@ json_t *runview_metrics_json(const char *pairs_json)
     return m;
 }
 
+json_t *runview_metrics_text(const char *pairs)
+{
+    const char *names[64];
+    char name_buf[64][48];
+    double values[64];
+    size_t n = 0;
+    const char *p = pairs;
+    while (p && *p && n < 64) {
+        while (*p == ' ')
+            p++;
+        const char *sp = strchr(p, ' ');
+        if (!*p || !sp)
+            break;
+        size_t len = (size_t)(sp - p);
+        char *end;
+        double v = strtod(sp + 1, &end);
+        if (end == sp + 1)
+            break;
+        if (len < sizeof name_buf[0]) {
+            memcpy(name_buf[n], p, len);
+            name_buf[n][len] = '\0';
+            names[n] = name_buf[n];
+            values[n++] = v; /* "NaN" parses as NaN: undefined, as in metrics.json */
+        }
+        p = end;
+    }
+    return runview_metrics_from(names, values, n);
+}
+
+static json_t *runview_build(const PGresult *res, int row, int list_item);
+
 json_t *runview_json(const PGresult *res, int row)
+{
+    return runview_build(res, row, 0);
+}
+
+json_t *runview_list_json(const PGresult *res, int row)
+{
+    return runview_build(res, row, 1);
+}
+
+static json_t *runview_build(const PGresult *res, int row, int list_item)
 {
     char url[64], link[96];
     int64_t id = strtoll(PQgetvalue(res, row, RUNVIEW_C_ID), NULL, 10);
     const char *kind = PQgetvalue(res, row, RUNVIEW_C_KIND);
     const char *status = PQgetvalue(res, row, RUNVIEW_C_STATUS);
-    json_t *params = json_loads(PQgetvalue(res, row, RUNVIEW_C_PARAMS), 0, NULL);
+    json_t *params = list_item ? NULL : json_loads(PQgetvalue(res, row, RUNVIEW_C_PARAMS), 0, NULL);
 
     runview_url(kind, id, url, sizeof url);
     json_t *o = json_object();
@@ -117,18 +158,23 @@ json_t *runview_json(const PGresult *res, int row)
     json_object_set_new(o, "max_attempts", runview_int(res, row, RUNVIEW_C_MAX_ATTEMPTS));
     json_object_set_new(o, "cancel_requested",
                         json_boolean(PQgetvalue(res, row, RUNVIEW_C_CANCEL_REQUESTED)[0] == 't'));
-    json_object_set_new(o, "params", params ? params : json_object());
+    if (list_item)
+        json_object_set_new(o, "strategy", runview_str(res, row, RUNVIEW_C_PARAMS));
+    else
+        json_object_set_new(o, "params", params ? params : json_object());
     json_object_set_new(o, "error", runview_str(res, row, RUNVIEW_C_ERROR));
     json_object_set_new(o, "created_at", runview_str(res, row, RUNVIEW_C_CREATED_AT));
     json_object_set_new(o, "started_at", runview_str(res, row, RUNVIEW_C_STARTED_AT));
     json_object_set_new(o, "heartbeat_at", runview_str(res, row, RUNVIEW_C_HEARTBEAT_AT));
     json_object_set_new(o, "finished_at", runview_str(res, row, RUNVIEW_C_FINISHED_AT));
     const char *job = PQgetisnull(res, row, RUNVIEW_C_JOB) ? NULL : PQgetvalue(res, row, RUNVIEW_C_JOB);
-    if (strcmp(status, "succeeded") == 0 && runview_is_backtest(kind, job))
+    if (strcmp(status, "succeeded") == 0 && runview_is_backtest(kind, job)) {
+        const char *m = PQgetisnull(res, row, RUNVIEW_C_METRICS)
+                            ? NULL
+                            : PQgetvalue(res, row, RUNVIEW_C_METRICS);
         json_object_set_new(o, "metrics",
-                            runview_metrics_json(PQgetisnull(res, row, RUNVIEW_C_METRICS)
-                                                     ? NULL
-                                                     : PQgetvalue(res, row, RUNVIEW_C_METRICS)));
+                            list_item ? runview_metrics_text(m) : runview_metrics_json(m));
+    }
     json_object_set_new(o, "url", json_string(url));
 
     json_t *links = json_object();

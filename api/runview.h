@@ -25,6 +25,20 @@
     "(SELECT json_agg(json_build_array(m.name, m.value)) FROM metrics m "                     \
     "WHERE m.run_id = r.id AND r.status = 'succeeded')"
 
+/* The select list of a list item (GET /runs): the same columns at the same
+ * indexes as RUNVIEW_COLS, except that RUNVIEW_C_PARAMS holds only
+ * params->>'strategy' (text, NULL when absent) and RUNVIEW_C_METRICS is
+ * "name value name value ..." text (float8 as PostgreSQL prints it, which
+ * round-trips), parsed without a JSON parser. */
+#define RUNVIEW_LIST_COLS                                                                     \
+    "r.id, r.kind, r.job, r.status, r.progress, r.stage, r.phase, r.iterations, r.attempts, " \
+    "r.max_attempts, r.cancel_requested, r.params->>'strategy', r.error, "                    \
+    RUNVIEW_TS("r.created_at") ", " RUNVIEW_TS("r.started_at") ", "                           \
+    RUNVIEW_TS("r.heartbeat_at") ", " RUNVIEW_TS("r.finished_at") ", "                        \
+    "(extract(epoch FROM r.created_at) * 1000000)::bigint, "                                  \
+    "CASE WHEN r.status = 'succeeded' THEN (SELECT string_agg(m.name || ' ' || m.value::text, " \
+    "' ') FROM metrics m WHERE m.run_id = r.id) END"
+
 enum {
     RUNVIEW_C_ID = 0,
     RUNVIEW_C_KIND,
@@ -54,6 +68,12 @@ enum {
  * ("model" for a model training). */
 json_t *runview_json(const PGresult *res, int row);
 
+/* The list item of the run at `row` of a RUNVIEW_LIST_COLS result: the
+ * run's object with "strategy" (params.strategy or null) in place of the
+ * full "params" object, which only GET /runs/{id} (and the other
+ * single-run replies) carry. New reference. */
+json_t *runview_list_json(const PGresult *res, int row);
+
 /* The public URL of a run: /backtests/{id} for kinds backtest and sweep,
  * /models/{id} for kind model, else /runs/{id}. */
 void runview_url(const char *kind, int64_t id, char *out, size_t n);
@@ -78,6 +98,10 @@ int runview_is_model(const char *kind, const char *job);
  * RUNVIEW_COLS); names not in SPEC §5 are ignored, missing ones are null.
  * New reference. */
 json_t *runview_metrics_json(const char *pairs_json);
+
+/* The same from "name value name value ..." text (RUNVIEW_LIST_COLS);
+ * NULL gives every metric null. New reference. */
+json_t *runview_metrics_text(const char *pairs);
 
 /* The same from parallel arrays (NaN = undefined). New reference. */
 json_t *runview_metrics_from(const char *const *names, const double *values, size_t n);

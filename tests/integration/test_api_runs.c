@@ -519,6 +519,22 @@ Test(api_runs, list_filters_and_walks_pages_without_duplicates)
     cr_assert_eq(pages, 3);
     for (int i = 0; i < 7; i++)
         cr_assert_eq(ids[i], mine[6 - i], "position %d: %lld, want %lld", i, ids[i], mine[6 - i]);
+    /* List items carry "strategy" instead of the full params (GET /runs/{id} has them). */
+    {
+        struct api_resp lr;
+        char lp[128];
+        snprintf(lp, sizeof lp, "/runs?phase=%s&limit=1", phase);
+        api_call(&srv, "GET", lp, NULL, NULL, NULL, &lr);
+        api_expect(&lr, 200);
+        json_t *page = api_json(&lr);
+        json_t *item = json_array_get(json_object_get(page, "items"), 0);
+        cr_assert(json_is_object(item));
+        cr_assert(json_object_get(item, "params") == NULL);
+        cr_assert_str_eq(json_string_value(json_object_get(item, "strategy")), "trend_baseline");
+        cr_assert_str_eq(json_string_value(json_object_get(item, "job")), "BACKTEST_MEDIUM");
+        json_decref(page);
+        api_resp_free(&lr);
+    }
     /* Exactly one page when it fits; a limit of 7 ends without a cursor. */
     n = walk(q, 7, ids, 64, &pages);
     cr_assert_eq(n, 7);
@@ -540,6 +556,11 @@ Test(api_runs, list_filters_and_walks_pages_without_duplicates)
     snprintf(q, sizeof q, "phase=%s&status=cancelled", phase);
     cr_assert_eq(walk(q, 200, ids, 64, &pages), 1);
     cr_assert_eq(ids[0], mine[2]);
+    /* Twice more (the second from the rendered-item cache): still there, once. */
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(walk(q, 200, ids, 64, &pages), 1);
+        cr_assert_eq(ids[0], mine[2]);
+    }
     /* The unfiltered list walks every run in the database exactly once. */
     long long total = api_sql_int(db, "SELECT count(*) FROM runs", 0, NULL);
     static long long all[20000];

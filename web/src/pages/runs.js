@@ -41,8 +41,9 @@ function metricsOf(run) {
 
 function runLabel(run) {
   if (run.job) return run.job;
-  const p = run.params || {};
-  return [run.kind || 'run', p.strategy].filter(Boolean).join(' · ');
+  // List items carry "strategy" (GET /runs/{id} has the full params).
+  const strategy = run.strategy || (run.params && run.params.strategy);
+  return [run.kind || 'run', strategy].filter(Boolean).join(' · ');
 }
 
 function runRow(run) {
