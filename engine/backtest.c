@@ -99,7 +99,8 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     t0 = stage_now();
     hooks_progress(hooks, "signals", 0.3);
     out->sig = xmalloc(out->market->n_bars ? out->market->n_bars : 1);
-    strategy_signals(&c->strategy, out->market, out->sig);
+    const int threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1; /* signals and entry/exit statistics */
+    strategy_signals_mt(&c->strategy, out->market, out->sig, threads);
     stage_record(&out->stages, hooks, "signals", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
 
@@ -120,8 +121,7 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     band_hooks band = {hooks, 0.5, 0.9};
     tb_hooks sim_hooks = {&band, band_progress, NULL, band_cancelled};
     hooks_progress(hooks, "simulate", 0.5);
-    /* entries' and exits' cost statistics on a second thread when the machine has one */
-    tb_sim_opts sim_opts = {.threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1};
+    tb_sim_opts sim_opts = {.threads = threads};
     if (simulate_with(out->market, out->sig, &out->panel, &c->sim, &sim_opts, &sim_hooks, &out->sim, err)) goto fail;
     stage_record(&out->stages, hooks, "simulate", t0);
 

@@ -414,30 +414,62 @@ static inline tb_cost_stats sim_stats(const tb_market *m, const tb_cost_table *t
     return costs_stats_at(m->high + o, m->low + o, m->close + o, m->volume + o, b);
 }
 
-void sim_prices_build(const tb_market *m, const tb_panel *p, tb_sim_prices *out)
+/* Rows t0..t1-1 of the time-major prices: row t of ro / rc at (t - t0) * N,
+ * of has at (t - t0) * NW (cleared here). Column by column: each symbol's
+ * bars are read in order, only the writes are strided. cur holds the gappy
+ * symbols' cursors of this filling (t0 only grows between calls). */
+static void sim_rows_fill(const tb_market *m, const tb_panel *p, const sim_sym *ss, int32_t *cur, size_t t0,
+                          size_t t1, double *ro, double *rc, sim_word *has)
 {
-    const size_t T = p->T, N = p->N, cells = xmul(T, N) ? xmul(T, N) : 1;
-    out->at_open = xmalloc(xmul(cells, sizeof(double)));
-    out->at_close = xmalloc(xmul(cells, sizeof(double)));
-    const size_t NW = (N + SIM_WBITS - 1) / SIM_WBITS;
-    out->has = xcalloc(xmul(T, NW) ? xmul(T, NW) : 1, sizeof *out->has);
-    int32_t *cur = xcalloc(N ? N : 1, sizeof *cur);
-    sim_sym *ss = sim_syms_build(p);
-    for (size_t t = 0; t < T; t++) {
-        double *ro = out->at_open + t * N, *rc = out->at_close + t * N;
-        for (size_t i = 0; i < N; i++) {
+    const size_t N = p->N, NW = (N + SIM_WBITS - 1) / SIM_WBITS;
+    memset(has, 0, (t1 - t0) * NW * sizeof *has);
+    for (size_t i = 0; i < N; i++) {
+        const double *o = m->open + m->offset[i], *c = m->close + m->offset[i];
+        const sim_sym y = ss[i];
+        const sim_word bit = (sim_word)1 << (i % SIM_WBITS);
+        size_t t = t0;
+        if (y.tmap_off < 0 && y.cnt > 0) { /* no gaps: the inside bars are a plain run of rows */
+            size_t in0 = (size_t)y.t0, in1 = in0 + (size_t)y.cnt; /* rows with a bar */
+            for (; t < t1 && t < in0; t++) {
+                size_t r = t - t0;
+                ro[r * N + i] = rc[r * N + i] = y.lo > 0 ? c[y.lo - 1] : NAN;
+            }
+            for (; t < t1 && t < in1; t++) {
+                size_t r = t - t0, b = (size_t)y.lo + (t - in0);
+                ro[r * N + i] = o[b];
+                rc[r * N + i] = c[b];
+                has[r * NW + i / SIM_WBITS] |= bit;
+            }
+            for (; t < t1; t++) {
+                size_t r = t - t0;
+                ro[r * N + i] = rc[r * N + i] = c[y.lo + y.cnt - 1];
+            }
+            continue;
+        }
+        for (; t < t1; t++) {
+            size_t r = t - t0;
             int h;
             int32_t b = sim_pos(ss, p->tmap, cur, i, (int32_t)t, &h);
             if (b < 0) {
-                ro[i] = rc[i] = NAN;
+                ro[r * N + i] = rc[r * N + i] = NAN;
                 continue;
             }
-            size_t k = m->offset[i] + (size_t)b;
-            rc[i] = m->close[k];
-            ro[i] = h ? m->open[k] : m->close[k];
-            if (h) bit_set(out->has + t * NW, i);
+            rc[r * N + i] = c[b];
+            ro[r * N + i] = h ? o[b] : c[b];
+            if (h) has[r * NW + i / SIM_WBITS] |= bit;
         }
     }
+}
+
+void sim_prices_build(const tb_market *m, const tb_panel *p, tb_sim_prices *out)
+{
+    const size_t T = p->T, N = p->N, NW = (N + SIM_WBITS - 1) / SIM_WBITS, cells = xmul(T, N) ? xmul(T, N) : 1;
+    out->at_open = xmalloc(xmul(cells, sizeof(double)));
+    out->at_close = xmalloc(xmul(cells, sizeof(double)));
+    out->has = xmalloc(xmul(xmul(T, NW) ? xmul(T, NW) : 1, sizeof *out->has));
+    int32_t *cur = xcalloc(N ? N : 1, sizeof *cur);
+    sim_sym *ss = sim_syms_build(p);
+    sim_rows_fill(m, p, ss, cur, 0, T, out->at_open, out->at_close, out->has);
     free(ss);
     free(cur);
 }
@@ -450,6 +482,72 @@ void sim_prices_free(tb_sim_prices *pr)
     free(pr->has);
     pr->at_open = pr->at_close = NULL;
     pr->has = NULL;
+}
+
+/* The rows a run reads: all T of the caller's prices, or its own block of
+ * rows r0 .. r0+n-1, refilled so that rows t and t+1 are always there. */
+#define SIM_BLOCK 64
+
+typedef struct sim_rowset {
+    const double *open, *close; /* row t at (t - r0) * N */
+    const sim_word *has;        /* row t at (t - r0) * NW */
+    size_t r0, n;               /* rows held */
+    size_t N, NW, T;
+    double *own_open, *own_close; /* the block, when the run fills its own */
+    sim_word *own_has;
+    int32_t *cur;               /* the filling's cursors of symbols with gaps */
+    const tb_market *m;
+    const tb_panel *p;
+    const sim_sym *ss;
+} sim_rowset;
+
+static void sim_rowset_open(sim_rowset *r, const tb_market *m, const tb_panel *p, const tb_sim_prices *prices,
+                            const sim_sym *ss)
+{
+    memset(r, 0, sizeof *r);
+    r->N = p->N;
+    r->NW = (p->N + SIM_WBITS - 1) / SIM_WBITS;
+    r->T = p->T;
+    r->m = m;
+    r->p = p;
+    r->ss = ss;
+    if (prices) {
+        r->open = prices->at_open;
+        r->close = prices->at_close;
+        r->has = prices->has;
+        r->n = p->T;
+        return;
+    }
+    size_t n1 = r->N ? r->N : 1;
+    r->own_open = xmalloc(xmul(SIM_BLOCK * n1, sizeof(double)));
+    r->own_close = xmalloc(xmul(SIM_BLOCK * n1, sizeof(double)));
+    r->own_has = xmalloc(xmul(SIM_BLOCK * (r->NW ? r->NW : 1), sizeof(sim_word)));
+    r->cur = xcalloc(n1, sizeof *r->cur);
+    r->open = r->own_open;
+    r->close = r->own_close;
+    r->has = r->own_has;
+}
+
+/* Make rows t and t+1 (when it exists) available. */
+static inline void sim_rowset_need(sim_rowset *r, size_t t)
+{
+    size_t want = t + 1 < r->T ? t + 1 : t;
+    if (want < r->r0 + r->n) return;
+    r->r0 = t;
+    r->n = r->T - t < SIM_BLOCK ? r->T - t : SIM_BLOCK;
+    sim_rows_fill(r->m, r->p, r->ss, r->cur, t, t + r->n, r->own_open, r->own_close, r->own_has);
+}
+
+static inline const double *sim_row_open(const sim_rowset *r, size_t t) { return r->open + (t - r->r0) * r->N; }
+static inline const double *sim_row_close(const sim_rowset *r, size_t t) { return r->close + (t - r->r0) * r->N; }
+static inline const sim_word *sim_row_has(const sim_rowset *r, size_t t) { return r->has + (t - r->r0) * r->NW; }
+
+static void sim_rowset_close(sim_rowset *r)
+{
+    free(r->own_open);
+    free(r->own_close);
+    free(r->own_has);
+    free(r->cur);
 }
 
 int simulate(const tb_market *m, const uint8_t *sig, const tb_panel *p, const tb_sim_config *cfg,
@@ -465,8 +563,6 @@ typedef struct sim_state {
     sim_word *held;    /* NW: q != 0 */
     sim_word *longs;   /* NW: s == 1 */
     int32_t *cur;      /* N: bar cursors of the symbols with gaps */
-    int32_t *last;     /* N: this step's last bar of each active symbol ... */
-    uint8_t *has;      /* N: ... and whether it has a bar now */
     int32_t *flip;     /* N: the symbol's latest applied flip (index into the flips), -1 none */
     sim_sym *syms;     /* N: the panel's per-symbol form, packed */
     sim_trade *sells, *buys;
@@ -479,8 +575,6 @@ static void sim_state_free(sim_state *st)
     free(st->held);
     free(st->longs);
     free(st->cur);
-    free(st->last);
-    free(st->has);
     free(st->flip);
     free(st->syms);
     free(st->sells);
@@ -509,19 +603,16 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     st.held = xcalloc(NW ? NW : 1, sizeof *st.held);
     st.longs = xcalloc(NW ? NW : 1, sizeof *st.longs);
     st.cur = xcalloc(n1, sizeof *st.cur);
-    st.last = xmalloc(xmul(n1, sizeof *st.last));
-    st.has = xmalloc(n1);
     st.flip = xmalloc(xmul(n1, sizeof *st.flip));
     st.syms = sim_syms_build(p);
     st.sells = xmalloc(xmul(n1, sizeof *st.sells));
     st.buys = xmalloc(xmul(n1, sizeof *st.buys));
-    uint8_t *s = st.s, *has = st.has;
+    uint8_t *s = st.s;
     sim_word *held = st.held, *longs = st.longs;
-    int32_t *last = st.last, *flip = st.flip;
+    int32_t *flip = st.flip;
     sim_trade *sells = st.sells, *buys = st.buys;
     const sim_flips *fl = &st.fl;
     const tb_costs *cm = &cfg->costs;
-    const double *open = m->open, *close = m->close;
     double cash = cfg->start_capital;
 
     sim_flips_build(m, sig, opt ? opt->signals : NULL, p, !tab, opt ? opt->threads : 1, s, &st.fl);
@@ -539,50 +630,40 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     out->gross[0] = 0;
     const sim_sym *syms = st.syms;
     const double band = cfg->rebalance_band;
+    /* The prices of every step as rows (time-major): the caller's, or a block
+     * of SIM_BLOCK rows refilled as time passes (a few hundred KB that stay
+     * in cache, instead of T*N cells of fresh memory). */
+    sim_rowset rows;
+    sim_rowset_open(&rows, m, p, prices, syms);
     double eo_next = cash; /* equity at the next open, summed with the close's marks (nothing held yet) */
     for (size_t t = 1; t < T; t++) {
         if ((t & 255) == 0) {
             if (hooks_cancelled(hooks)) {
+                sim_rowset_close(&rows);
                 sim_state_free(&st);
                 sim_result_free(out);
                 return tb_fail(err, TB_ECANCEL, "cancelled");
             }
             hooks_progress(hooks, "simulate", (double)t / (double)T);
         }
-        const double *po = prices ? prices->at_open + t * N : NULL, *pc = prices ? prices->at_close + t * N : NULL;
+        sim_rowset_need(&rows, t);
+        const double *po = sim_row_open(&rows, t), *pc = sim_row_close(&rows, t);
+        const sim_word *hrow = sim_row_has(&rows, t);
         /* targets at the close of t-1 */
         double wt = 0;
         if (n_long) {
             wt = 1.0 / (double)n_long;
             if (wt > cfg->max_weight) wt = cfg->max_weight;
         }
-        /* where every symbol that matters stands at t; prefetch its coming prices (the
-         * time-major prices need neither: their rows say which symbols have a bar) */
-        const sim_word *hrow = prices ? prices->has + t * NW : NULL;
-        for (size_t wd = 0; !prices && wd < NW; wd++) {
-            for (sim_word bits = longs[wd] | held[wd]; bits; bits &= bits - 1) {
-                size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
-                int h;
-                int32_t b = sim_pos(syms, p->tmap, st.cur, i, (int32_t)t, &h);
-                last[i] = b;
-                has[i] = (uint8_t)h;
-                size_t ahead = (size_t)b + 16;
-                if (!prices && b >= 0 && ahead < market_len(m, i)) {
-                    __builtin_prefetch(open + m->offset[i] + ahead);
-                    __builtin_prefetch(close + m->offset[i] + ahead);
-                }
-            }
-        }
         /* equity at the open: cash plus the held symbols at t's open (or last close) */
         double eo = eo_next, inv_eo = 1.0 / eo;
-        /* decide trades */
+        /* decide trades: the symbols long or held that have a bar at t */
         size_t ns = 0, nb = 0;
         for (size_t wd = 0; wd < NW; wd++) {
-            for (sim_word bits = (longs[wd] | held[wd]) & (hrow ? hrow[wd] : ~(sim_word)0); bits; bits &= bits - 1) {
+            for (sim_word bits = (longs[wd] | held[wd]) & hrow[wd]; bits; bits &= bits - 1) {
                 size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
-                if (!hrow && !has[i]) continue;
                 int si = s[i];
-                double px = prices ? po[i] : open[m->offset[i] + (size_t)last[i]];
+                double px = po[i];
                 double wstar = si ? wt : 0;
                 int exit = 0;
                 if (si && q[i] > 0) {
@@ -597,11 +678,9 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
                 }
                 double dq = exit ? -q[i] : wstar * eo / px - q[i];
                 if (fabs(dq * px) < 0.01) continue;
-                if (hrow) { /* the bar index only now, for the statistics */
-                    int h;
-                    last[i] = sim_pos(syms, p->tmap, st.cur, i, (int32_t)t, &h);
-                }
-                sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, fl, flip[i], i, last[i] - 1)};
+                int h; /* the bar index only now, for the statistics */
+                int32_t b = sim_pos(syms, p->tmap, st.cur, i, (int32_t)t, &h);
+                sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, fl, flip[i], i, b - 1)};
                 if (dq < 0) sells[ns++] = tr;
                 else buys[nb++] = tr;
             }
@@ -647,21 +726,12 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
          * same held symbols: two independent sums in one pass, each in ascending order */
         double gross = 0;
         eo_next = cash;
-        const double *po_next = prices && t + 1 < T ? prices->at_open + (t + 1) * N : NULL;
+        const double *po_next = t + 1 < T ? sim_row_open(&rows, t + 1) : NULL;
         for (size_t wd = 0; wd < NW; wd++) {
             for (sim_word bits = held[wd]; bits; bits &= bits - 1) {
                 size_t i = wd * SIM_WBITS + (size_t)__builtin_ctzll(bits);
-                if (prices) {
-                    gross += q[i] * pc[i];
-                    if (po_next) eo_next += q[i] * po_next[i];
-                    continue;
-                }
-                gross += q[i] * close[m->offset[i] + (size_t)last[i]];
-                if (t + 1 < T) {
-                    int h;
-                    size_t b = m->offset[i] + (size_t)sim_pos(syms, p->tmap, st.cur, i, (int32_t)t + 1, &h);
-                    eo_next += q[i] * (h ? open[b] : close[b]);
-                }
+                gross += q[i] * pc[i];
+                if (po_next) eo_next += q[i] * po_next[i];
             }
         }
         out->cash[t] = cash;
@@ -676,7 +746,6 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
                     __builtin_prefetch(tab->at + b);
                     __builtin_prefetch((const char *)(tab->at + b) + sizeof *tab->at - 1);
                 }
-                if (!prices && (size_t)fl->bar[j] + 1 < market_len(m, fl->sym[j])) __builtin_prefetch(open + b + 1);
             }
         }
         /* signals at the close of t */
@@ -703,8 +772,9 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     }
     for (size_t i = 0; keep_orders && i < N; i++) {
         int32_t b = panel_last(p, T - 1, i);
-        if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * close[m->offset[i] + (size_t)b];
+        if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * m->close[m->offset[i] + (size_t)b];
     }
+    sim_rowset_close(&rows);
     sim_state_free(&st);
     hooks_progress(hooks, "simulate", 1.0);
     return 0;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,15 +75,46 @@ double strategy_param(const tb_strategy_params *p, const char *name)
     return NAN;
 }
 
-void strategy_signals(const tb_strategy_params *p, const tb_market *m, uint8_t *sig)
+typedef struct signals_job {
+    const tb_strategy_params *p;
+    const tb_market *m;
+    uint8_t *sig;
+    size_t from, to; /* symbols */
+} signals_job;
+
+static void *signals_run(void *arg)
 {
+    const signals_job *jb = arg;
+    const tb_market *m = jb->m;
     size_t maxlen = 0;
-    for (size_t i = 0; i < m->n_symbols; i++)
+    for (size_t i = jb->from; i < jb->to; i++)
         if (market_len(m, i) > maxlen) maxlen = market_len(m, i);
-    double *scratch = xmalloc(xmul(maxlen ? maxlen : 1, (p->def->scratch_per_bar + 1) * sizeof(double)));
-    for (size_t i = 0; i < m->n_symbols; i++) {
+    double *scratch = xmalloc(xmul(maxlen ? maxlen : 1, (jb->p->def->scratch_per_bar + 1) * sizeof(double)));
+    for (size_t i = jb->from; i < jb->to; i++) {
         tb_series s = market_series(m, i);
-        p->def->signal(p->v, &s, sig + m->offset[i], scratch);
+        jb->p->def->signal(jb->p->v, &s, jb->sig + m->offset[i], scratch);
     }
     free(scratch);
+    return NULL;
+}
+
+void strategy_signals_mt(const tb_strategy_params *p, const tb_market *m, uint8_t *sig, int threads)
+{
+    signals_job jobs[2] = {{p, m, sig, 0, m->n_symbols}, {p, m, sig, m->n_symbols, m->n_symbols}};
+    pthread_t helper;
+    int helped = 0;
+    if (threads > 1 && m->n_symbols > 1) { /* two halves by bar count */
+        size_t mid = 0;
+        while (mid < m->n_symbols && m->offset[mid] < m->n_bars / 2) mid++;
+        jobs[0].to = jobs[1].from = mid;
+        helped = pthread_create(&helper, NULL, signals_run, &jobs[1]) == 0;
+        if (!helped) jobs[0].to = m->n_symbols;
+    }
+    signals_run(&jobs[0]);
+    if (helped) pthread_join(helper, NULL);
+}
+
+void strategy_signals(const tb_strategy_params *p, const tb_market *m, uint8_t *sig)
+{
+    strategy_signals_mt(p, m, sig, 1);
 }

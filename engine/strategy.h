@@ -66,5 +66,7 @@ double strategy_param(const tb_strategy_params *p, const char *name);
 
 /* Compute signals for every symbol of m into sig[0..m->n_bars) (market layout). */
 void strategy_signals(const tb_strategy_params *p, const tb_market *m, uint8_t *sig);
+/* The same with the symbols split over `threads` (1 or 2) threads; identical signals. */
+void strategy_signals_mt(const tb_strategy_params *p, const tb_market *m, uint8_t *sig, int threads);
 
 #endif
