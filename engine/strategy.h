@@ -41,6 +41,12 @@ typedef struct tb_strategy_def {
      * keys[k]. Gives the same signals as `signal`. NULL: reads bars only. */
     size_t (*inputs)(const double *p, ind_key *keys);
     void (*signal_from)(const double *p, const tb_series *s, const double *const *in, uint8_t *sig);
+    /* Optional, with inputs: the signal as a comparison s_t = left[t] > right[t]
+     * of two arrays of s->n values (in[] itself, the bars, or tmp, which has
+     * room for s->n doubles): sweeps then find its changes without a per-bar
+     * signal. Must agree with signal_from bar for bar. NULL: not that shape. */
+    void (*compare_from)(const double *p, const tb_series *s, const double *const *in, double *tmp,
+                         const double **left, const double **right);
 } tb_strategy_def;
 
 const tb_strategy_def *strategy_find(const char *name);

@@ -11,5 +11,5 @@ static void bh_signal(const double *p, const tb_series *s, uint8_t *sig, double 
 }
 
 const tb_strategy_def strategy_buy_and_hold = {
-    "buy_and_hold", "long every symbol on every bar it has", NULL, 0, NULL, 0, bh_signal, NULL, NULL,
+    "buy_and_hold", "long every symbol on every bar it has", NULL, 0, NULL, 0, bh_signal, NULL, NULL, NULL,
 };

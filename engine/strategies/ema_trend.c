@@ -64,7 +64,17 @@ static void et_signal_from(const double *p, const tb_series *s, const double *co
     for (size_t t = 0; t < n; t++) out[t] = c[t] > ema[t] + band * atr[t];
 }
 
+static void et_compare_from(const double *p, const tb_series *s, const double *const *in, double *tmp,
+                            const double **left, const double **right)
+{
+    const double band = p[2], *restrict ema = in[0], *restrict atr = in[1];
+    double *restrict r = tmp;
+    for (size_t t = 0; t < s->n; t++) r[t] = ema[t] + band * atr[t]; /* et_signal_from's right-hand side */
+    *left = s->close;
+    *right = tmp;
+}
+
 const tb_strategy_def strategy_ema_trend = {
     "ema_trend", "trend filter: long while close > EMA(n) + band * ATR(atr_n)", et_params, 3, NULL, 2, et_signal,
-    et_inputs,   et_signal_from,
+    et_inputs,   et_signal_from, et_compare_from,
 };

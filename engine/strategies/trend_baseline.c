@@ -74,7 +74,15 @@ static void tb_signal_from(const double *p, const tb_series *s, const double *co
     for (size_t t = 0; t < n; t++) out[t] = ef[t] > es[t]; /* NaN compares false */
 }
 
+static void tb_compare_from(const double *p, const tb_series *s, const double *const *in, double *tmp,
+                            const double **left, const double **right)
+{
+    (void)p, (void)s, (void)tmp;
+    *left = in[0]; /* EMA(fast) > EMA(slow) */
+    *right = in[1];
+}
+
 const tb_strategy_def strategy_trend_baseline = {
     "trend_baseline", "EMA crossover: long while EMA(fast) > EMA(slow)", tb_params, 2, tb_validate, 2, tb_signal,
-    tb_inputs,        tb_signal_from,
+    tb_inputs,        tb_signal_from, tb_compare_from,
 };
