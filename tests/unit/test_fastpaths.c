@@ -278,8 +278,9 @@ Test(fastpaths, simulation_variants_identical_real_data)
 
 /* ================================================================ signals */
 
-/* Every strategy's signal from cached indicator arrays equals its own
- * signal function (the fused loops), on every bar. */
+/* Every strategy's signal from cached indicator arrays, and as the
+ * comparison sweeps read, equals its own signal function (the fused loops),
+ * on every bar. */
 Test(fastpaths, signal_from_inputs_equals_signal)
 {
     tb_market *m = gappy_market(4, 12, 500, 7);
@@ -308,6 +309,13 @@ Test(fastpaths, signal_from_inputs_equals_signal)
                 in[k] = in_data + k * 500;
             }
             sp.def->signal_from(sp.v, &s, in, b + m->offset[i]);
+            /* and as the comparison sweeps use */
+            const double *left, *right;
+            double tmp[500];
+            sp.def->compare_from(sp.v, &s, in, tmp, &left, &right);
+            for (size_t t = 0; t < s.n; t++)
+                cr_assert_eq(left[t] > right[t], b[m->offset[i] + t], "%s case %zu: compare_from at %zu", cases[c].name,
+                             c, t);
         }
         cr_assert(!memcmp(a, b, m->n_bars), "%s case %zu", cases[c].name, c);
     }
