@@ -73,7 +73,8 @@ typedef struct tb_sim_opts {
                                    (costs.h); NULL: the run computes the ones it needs */
     int threads;                /* > 1: without a table, the statistics of entries and exits are
                                    computed on a second thread (half the symbols each) */
-    const struct tb_sim_prices *prices; /* time-major prices (below), or NULL: read from the market */
+    const struct tb_sim_prices *prices; /* time-major prices of the whole panel (below), or NULL: the run
+                                   fills a small block of rows as it goes */
     const tb_sim_signals *signals; /* the signals as flips; then sig is not read (may be NULL) */
     int no_orders;              /* 1: keep no order list (orders.n still counts them; pnl stays 0) —
                                    for callers that need the metrics only */
