@@ -51,6 +51,12 @@ int cli_sweep(const cli_args *a, const tb_backtest_config *c, const char *out, c
     if (cli_get_size(a, "threads", &threads, &err)) return cli_report(&err);
     for (size_t i = 0; i < a->n; i++)
         if (!strcmp(a->name[i], "grid") && sweep_grid_parse(&g, c->strategy.def, a->value[i], &err)) {
+            if (strncmp(err.msg, "--grid", 6)) { /* name the value: grid.fast[2] */
+                char m[sizeof err.msg];
+                snprintf(m, sizeof m, "%s", err.msg);
+                const char *f = strncmp(err.field, "grid.", 5) ? err.field : err.field + 5;
+                snprintf(err.msg, sizeof err.msg, "--grid %.60s: %.400s", f, m);
+            }
             sweep_grid_free(&g);
             return cli_report(&err);
         }

@@ -2,8 +2,8 @@
 # tests/cli/run_cli.sh — the command line as a user drives it (SPEC §12):
 # run-daily with no flags on the synthetic default, data synth -> data import
 # -> backtest round trip, the meta_filter from a trained model file (threshold
-# 0 = the base run, 1 = no trade), and exit status 2 with a message naming the flag,
-# parameter, file and line for bad input.
+# 0 = the base run, 1 = no trade), a --grid sweep, and exit status 2 with a
+# message naming the flag, parameter, file and line for bad input.
 # usage: run_cli.sh <tradebench binary>
 set -uo pipefail
 tb=$1
@@ -66,6 +66,11 @@ expect 2 "--meta-threshold must be in [0, 1]" "meta threshold out of range" -- "
 expect 2 "--meta-model: cannot open" "missing meta-model file" -- "$tb" backtest --strategy trend_baseline --meta-model nope.json --out x
 expect 2 "not buy_and_hold" "meta-model only for trend strategies" -- "$tb" backtest --strategy buy_and_hold --meta-model wl.txt --out x
 expect 2 "not an XGBoost model" "meta-model file that is not a model" -- "$tb" backtest --data synth --strategy trend_baseline --meta-model wl.txt --out x
+expect 2 "--grid fast[1]: fast must be in" "grid value out of bounds names the value" -- "$tb" backtest --strategy trend_baseline --grid fast=5,0 --out x
+expect 2 "no parameter 'width'" "grid over an unknown parameter" -- "$tb" backtest --strategy trend_baseline --grid width=1,2 --out x
+expect 2 "--grid takes NAME=V1,V2" "malformed grid" -- "$tb" backtest --strategy trend_baseline --grid fast --out x
+expect 2 "no valid combination" "grid with no valid combination" -- "$tb" backtest --data synth --strategy trend_baseline --grid fast=60 --grid slow=20 --out x
+expect 2 "--threads applies to a sweep" "threads without a grid" -- "$tb" backtest --strategy trend_baseline --threads 2 --out x
 [ ! -e x ] && ok "no artifacts written on bad input" || bad "artifacts written for a failed run"
 
 # 4. meta_filter from a trained model file (SPEC §3): threshold 0 = the base run, 1 = no trade
@@ -79,6 +84,18 @@ expect 2 "not an XGBoost model" "meta-model file that is not a model" -- "$tb" b
   --meta-threshold 1 --out f1 >/dev/null && [ "$(wc -l <f1/orders_1d.csv)" = 1 ] \
   && grep -q "## Meta-model filter" f1/performance_report_1d.md && ok "meta threshold 1 trades nothing, report says so" \
   || bad "meta threshold 1"
+
+# 5. a sweep: the member with the base run's parameters has the base run's metrics
+"$tb" backtest --data synth --strategy trend_baseline --symbols 12 --grid fast=10,20,60 --grid slow=50 --out sw >"$work/out" \
+  && grep -q "3 combinations, 2 run, 1 skipped" "$work/out" && ok "sweep runs the valid combinations, says how many were skipped" \
+  || bad "sweep: $(cat "$work/out")"
+for f in sweep_results.csv sweep_results.json sweep_report.md; do
+  [ -s "sw/$f" ] && ok "sweep wrote sw/$f" || bad "sweep did not write sw/$f"
+done
+want=$(grep -o '"sharpe": [^,]*' a/metrics.json | cut -d' ' -f2)
+got=$(awk -F, '$2 == 20 && $3 == 50 { print $4 }' sw/sweep_results.csv)
+[ -n "$want" ] && awk -v a="$want" -v b="$got" 'BEGIN { exit !(a == b) }' \
+  && ok "sweep member fast=20 slow=50 has the backtest's Sharpe" || bad "sweep member Sharpe $got vs backtest $want"
 
 echo "cli: $fails failure(s)"
 [ "$fails" = 0 ]
