@@ -40,17 +40,22 @@ int sim_config_validate(const tb_sim_config *c, tb_error *err)
     return 0;
 }
 
+/* Room for cap orders (the list still grows past it when needed). */
+static void orders_reserve(tb_orders *o, size_t cap)
+{
+    if (cap <= o->cap) return;
+    o->cap = cap;
+    o->t = xrealloc(o->t, xmul(o->cap, sizeof *o->t));
+    o->sym = xrealloc(o->sym, xmul(o->cap, sizeof *o->sym));
+    o->sell = xrealloc(o->sell, xmul(o->cap, sizeof *o->sell));
+    o->qty = xrealloc(o->qty, xmul(o->cap, sizeof *o->qty));
+    o->price = xrealloc(o->price, xmul(o->cap, sizeof *o->price));
+    o->cost = xrealloc(o->cost, xmul(o->cap, sizeof *o->cost));
+}
+
 static void orders_push(tb_orders *o, uint32_t t, uint32_t sym, int sell, double qty, double px, double cost)
 {
-    if (o->n == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 1024;
-        o->t = xrealloc(o->t, xmul(o->cap, sizeof *o->t));
-        o->sym = xrealloc(o->sym, xmul(o->cap, sizeof *o->sym));
-        o->sell = xrealloc(o->sell, xmul(o->cap, sizeof *o->sell));
-        o->qty = xrealloc(o->qty, xmul(o->cap, sizeof *o->qty));
-        o->price = xrealloc(o->price, xmul(o->cap, sizeof *o->price));
-        o->cost = xrealloc(o->cost, xmul(o->cap, sizeof *o->cost));
-    }
+    if (o->n == o->cap) orders_reserve(o, o->cap ? o->cap * 2 : 1024);
     size_t k = o->n++;
     o->t[k] = t;
     o->sym[k] = sym;
@@ -419,15 +424,18 @@ static inline tb_cost_stats sim_stats(const tb_market *m, const tb_cost_table *t
 }
 
 /* Rows t0..t1-1 of the time-major prices: row t of ro / rc at (t - t0) * N,
- * of has at (t - t0) * NW (cleared here). Column by column: each symbol's
- * bars are read in order, only the writes are strided. cur holds the gappy
- * symbols' cursors of this filling (t0 only grows between calls). */
+ * of has at (t - t0) * NW (cleared here), for the symbols in `only` (NULL:
+ * all; the others' cells are left as they were and their has bits 0).
+ * Column by column: each symbol's bars are read in order, only the writes
+ * are strided. cur holds the gappy symbols' cursors of this filling (t0
+ * only grows between calls). */
 static void sim_rows_fill(const tb_market *m, const tb_panel *p, const sim_sym *ss, int32_t *cur, size_t t0,
-                          size_t t1, double *ro, double *rc, sim_word *has)
+                          size_t t1, const sim_word *only, double *ro, double *rc, sim_word *has)
 {
     const size_t N = p->N, NW = (N + SIM_WBITS - 1) / SIM_WBITS;
     memset(has, 0, (t1 - t0) * NW * sizeof *has);
     for (size_t i = 0; i < N; i++) {
+        if (only && !((only[i / SIM_WBITS] >> (i % SIM_WBITS)) & 1)) continue;
         const double *o = m->open + m->offset[i], *c = m->close + m->offset[i];
         const sim_sym y = ss[i];
         const sim_word bit = (sim_word)1 << (i % SIM_WBITS);
@@ -473,7 +481,7 @@ void sim_prices_build(const tb_market *m, const tb_panel *p, tb_sim_prices *out)
     out->has = xmalloc(xmul(xmul(T, NW) ? xmul(T, NW) : 1, sizeof *out->has));
     int32_t *cur = xcalloc(N ? N : 1, sizeof *cur);
     sim_sym *ss = sim_syms_build(p);
-    sim_rows_fill(m, p, ss, cur, 0, T, out->at_open, out->at_close, out->has);
+    sim_rows_fill(m, p, ss, cur, 0, T, NULL, out->at_open, out->at_close, out->has);
     free(ss);
     free(cur);
 }
@@ -532,14 +540,20 @@ static void sim_rowset_open(sim_rowset *r, const tb_market *m, const tb_panel *p
     r->has = r->own_has;
 }
 
-/* Make rows t and t+1 (when it exists) available. */
-static inline void sim_rowset_need(sim_rowset *r, size_t t)
+/* Rows t and t+1 (when it exists) must be there: does the run's own block
+ * need refilling from t? Then sim_rowset_fill() with the symbols that can be
+ * long or held before the block ends. */
+static inline int sim_rowset_due(const sim_rowset *r, size_t t)
 {
     size_t want = t + 1 < r->T ? t + 1 : t;
-    if (want < r->r0 + r->n) return;
+    return want >= r->r0 + r->n;
+}
+
+static void sim_rowset_fill(sim_rowset *r, size_t t, const sim_word *only)
+{
     r->r0 = t;
     r->n = r->T - t < SIM_BLOCK ? r->T - t : SIM_BLOCK;
-    sim_rows_fill(r->m, r->p, r->ss, r->cur, t, t + r->n, r->own_open, r->own_close, r->own_has);
+    sim_rows_fill(r->m, r->p, r->ss, r->cur, t, t + r->n, only, r->own_open, r->own_close, r->own_has);
 }
 
 static inline const double *sim_row_open(const sim_rowset *r, size_t t) { return r->open + (t - r->r0) * r->N; }
@@ -620,6 +634,8 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     double cash = cfg->start_capital;
 
     sim_flips_build(m, sig, opt ? opt->signals : NULL, p, !tab, opt ? opt->threads : 1, s, &st.fl);
+    /* entries and exits are flips, rebalances a few percent more: one allocation of the order list */
+    if (keep_orders) orders_reserve(&out->orders, st.fl.n + st.fl.n / 8 + N + 16);
     size_t n_long = 0;
     for (size_t i = 0; i < N; i++) {
         flip[i] = -1;
@@ -639,10 +655,12 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
      * in cache, instead of T*N cells of fresh memory). */
     sim_rowset rows;
     sim_rowset_open(&rows, m, p, prices, syms);
+    sim_word *cols = xcalloc(NW ? NW : 1, sizeof *cols); /* the columns of the next block */
     double eo_next = cash; /* equity at the next open, summed with the close's marks (nothing held yet) */
     for (size_t t = 1; t < T; t++) {
         if ((t & 255) == 0) {
             if (hooks_cancelled(hooks)) {
+                free(cols);
                 sim_rowset_close(&rows);
                 sim_state_free(&st);
                 sim_result_free(out);
@@ -650,7 +668,14 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             }
             hooks_progress(hooks, "simulate", (double)t / (double)T);
         }
-        sim_rowset_need(&rows, t);
+        if (sim_rowset_due(&rows, t)) {
+            /* the block's columns: symbols long or held now, or turning long before its last row */
+            size_t t1 = T - t < SIM_BLOCK ? T : t + SIM_BLOCK;
+            for (size_t wd = 0; wd < NW; wd++) cols[wd] = longs[wd] | held[wd];
+            for (size_t e = fl->at[t]; e < fl->at[t1 - 1]; e++)
+                if (fl->val[fl->idx[e]]) bit_set(cols, fl->sym[fl->idx[e]]);
+            sim_rowset_fill(&rows, t, cols);
+        }
         const double *po = sim_row_open(&rows, t), *pc = sim_row_close(&rows, t);
         const sim_word *hrow = sim_row_has(&rows, t);
         /* targets at the close of t-1 */
@@ -778,6 +803,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
         int32_t b = panel_last(p, T - 1, i);
         if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * m->close[m->offset[i] + (size_t)b];
     }
+    free(cols);
     sim_rowset_close(&rows);
     sim_state_free(&st);
     hooks_progress(hooks, "simulate", 1.0);
