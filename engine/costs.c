@@ -123,6 +123,25 @@ void costs_table_fill(const double *h, const double *l, const double *c, const d
     for (; t < len; t++) out[t] = costs_from_logs(lc, eta, lr, v, t);
 }
 
+tb_cost_logs costs_logs(const double *h, const double *l, const double *c, size_t u)
+{
+    tb_cost_logs g; /* costs_logs_at()'s expressions */
+    g.lc = log(c[u]);
+    g.eta = (log(h[u]) + log(l[u])) / 2;
+    g.lr = u ? log(c[u] / c[u - 1]) : NAN;
+    return g;
+}
+
+tb_cost_stats costs_stats_from_logs(const tb_cost_logs *logs, const double *v, size_t t)
+{
+    enum { W = COSTS_W };
+    if (t < W) return costs_from_logs(NULL, NULL, NULL, v, t); /* ADV only: no log is read */
+    double lc[W + 1], eta[W + 1], lr[W + 1];
+    for (size_t k = 0; k <= W; k++) lc[k] = logs[k].lc, eta[k] = logs[k].eta, lr[k] = logs[k].lr;
+    /* window-local indices: bar t - W + k at k, so t becomes W; v likewise */
+    return costs_from_logs(lc, eta, lr, v + (t - W), W);
+}
+
 void costs_stats_list(const double *h, const double *l, const double *c, const double *v, size_t len,
                       const int32_t *bars, size_t n, tb_cost_stats *out, double *scratch)
 {

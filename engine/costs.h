@@ -47,6 +47,18 @@ void costs_table_fill(const double *h, const double *l, const double *c, const d
 void costs_stats_list(const double *h, const double *l, const double *c, const double *v, size_t len,
                       const int32_t *bars, size_t n, tb_cost_stats *out, double *scratch);
 
+/* The per-bar logs the statistics are made of, for callers that keep them
+ * between orders: lc = ln C_u, eta = (ln H_u + ln L_u) / 2, lr = ln(C_u / C_{u-1})
+ * (NaN at u = 0). */
+typedef struct tb_cost_logs {
+    double lc, eta, lr;
+} tb_cost_logs;
+tb_cost_logs costs_logs(const double *h, const double *l, const double *c, size_t u);
+/* The statistics at bar t from the logs of bars a..t (a = t - 20, or 0 when
+ * t < 20) in logs[0..t-a] and the symbol's volumes v (its first bar at v[0]);
+ * the logs are not read when t < 20. Same values as costs_stats_at(). */
+tb_cost_stats costs_stats_from_logs(const tb_cost_logs *logs, const double *v, size_t t);
+
 /* cost_bps for an order of |dq| shares (SPEC §4.2). */
 double costs_bps(const tb_costs *cm, const tb_cost_stats *st, double abs_dq);
 /* Currency cost of |dq| shares at price px. */

@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,10 +202,11 @@ static inline void bit_clear(sim_word *b, size_t i) { b[i / SIM_WBITS] &= ~((sim
  * (j = 0..n-1) and indexed by time: the flips of time t are
  * idx[at[t]] .. idx[at[t+1]-1], in ascending symbol order. An entry or exit
  * trades at the symbol's next bar with the statistics of the flip bar, so
- * when the run has no table those statistics are computed here, per symbol
- * in bar order (overlapping windows share their logs), optionally split over
- * two threads by symbol; rebalances (a few percent of the orders) compute
- * theirs when they happen. */
+ * when the run has no table those statistics are computed ahead of use:
+ * before the time loop, per symbol in bar order (overlapping windows share
+ * their logs), or — with a second thread — by a helper that works through
+ * the flips in time order while the loop runs (sim_stats_job below).
+ * Rebalances (a few percent of the orders) compute theirs when they happen. */
 typedef struct sim_flips {
     size_t n;
     size_t *at;        /* T + 1 */
@@ -243,11 +245,11 @@ typedef struct sim_fill_job {
     const tb_panel *p;
     sim_flips *f;
     size_t from, to; /* symbols */
+    int stats;       /* compute the flips' statistics here */
 } sim_fill_job;
 
-static void *sim_flips_fill(void *arg)
+static void sim_flips_fill(const sim_fill_job *jb)
 {
-    const sim_fill_job *jb = arg;
     const tb_market *m = jb->m;
     const tb_panel *p = jb->p;
     sim_flips *f = jb->f;
@@ -277,7 +279,7 @@ static void *sim_flips_fill(void *arg)
             }
         }
         size_t n = f->first[i + 1] - f->first[i], len = market_len(m, i), o = m->offset[i];
-        if (!f->st || !n) continue;
+        if (!jb->stats || !n) continue;
         if (len > scratch_len) {
             scratch_len = len;
             scratch = xrealloc(scratch, xmul(3 * scratch_len, sizeof *scratch));
@@ -286,13 +288,12 @@ static void *sim_flips_fill(void *arg)
                          f->st + f->first[i], scratch);
     }
     free(scratch);
-    return NULL;
 }
 
 /* s0[i] = signal at panel time 0; the flips after it. threads > 1: the
  * statistics are computed on a second thread for the upper half of the flips. */
 static void sim_flips_build(const tb_market *m, const uint8_t *sig, const tb_sim_signals *sg, const tb_panel *p,
-                            int with_stats, int threads, uint8_t *s0, sim_flips *f)
+                            int with_stats, int concurrent, uint8_t *s0, sim_flips *f)
 {
     const size_t T = p->T, N = p->N;
     memset(f, 0, sizeof *f);
@@ -323,19 +324,8 @@ static void sim_flips_build(const tb_market *m, const uint8_t *sig, const tb_sim
     f->val = xmalloc(n1);
     if (with_stats) f->st = xmalloc(xmul(n1, sizeof *f->st));
 
-    sim_fill_job jobs[2] = {{m, sig, sg, p, f, 0, N}, {m, sig, sg, p, f, N, N}};
-    pthread_t helper;
-    int helped = 0;
-    if (threads > 1 && with_stats && n >= 256) {
-        size_t mid = 0; /* split at half of the flips */
-        while (mid < N && f->first[mid + 1] <= n / 2) mid++;
-        jobs[0].to = mid;
-        jobs[1].from = mid;
-        helped = pthread_create(&helper, NULL, sim_flips_fill, &jobs[1]) == 0;
-        if (!helped) jobs[0].to = N;
-    }
-    sim_flips_fill(&jobs[0]);
-    if (helped) pthread_join(helper, NULL);
+    sim_fill_job job = {m, sig, sg, p, f, 0, N, with_stats && !concurrent};
+    sim_flips_fill(&job);
 
     f->at = xcalloc(T + 1, sizeof *f->at);
     for (size_t j = 0; j < n; j++) f->at[f->time[j] + 1]++;
@@ -384,6 +374,129 @@ static sim_sym *sim_syms_build(const tb_panel *p)
     return ss;
 }
 
+/* The statistics of a two-thread run, in time order, each symbol's last
+ * window of logs kept in a 32-bar ring so overlapping windows share them.
+ * Both threads first compute the flips of the first SIM_HEAD_START of the
+ * panel (one half of the symbols each); then the helper goes on through the
+ * rest while the loop runs, marking each flip done (release) once its
+ * statistics are written. The loop reads a flip's statistics only when it is
+ * marked (acquire) and otherwise computes them itself: the same doubles
+ * either way. A helper that falls behind jumps to where the loop is (the
+ * flips it skips have mostly traded already), so a busy second core costs
+ * time, never a different result. */
+#define SIM_RING 32
+#define SIM_HEAD_START 8 /* 1/8 of the panel's times before the loop starts */
+
+typedef struct sim_stats_job {
+    const tb_market *m;
+    sim_flips *f;
+    size_t t_from, t_to;       /* flip times this job works through */
+    size_t sym_from, sym_to;   /* and the symbols */
+    atomic_uchar *done;        /* n: flip j's statistics are written */
+    atomic_size_t *loop_at;    /* the loop's step, or NULL (head start): jump there when behind */
+    atomic_int *stop;          /* the loop ended early */
+    tb_cost_logs *ring;        /* N * SIM_RING: bar u of symbol i at [i * SIM_RING + u % SIM_RING] */
+    int32_t *ring_lo, *ring_hi; /* N: the ring holds bars ring_lo .. ring_hi (at most SIM_RING of them) */
+} sim_stats_job;
+
+static void *sim_stats_run(void *arg)
+{
+    const sim_stats_job *jb = arg;
+    const tb_market *m = jb->m;
+    sim_flips *f = jb->f;
+    tb_cost_logs w[21];
+    for (size_t t = jb->t_from; t < jb->t_to; t++) {
+        if (jb->stop && atomic_load_explicit(jb->stop, memory_order_relaxed)) break;
+        if (jb->loop_at) { /* behind the loop: its flips up to now are mostly traded */
+            size_t at = atomic_load_explicit(jb->loop_at, memory_order_relaxed);
+            if (t + 1 < at) t = at - 1;
+        }
+        for (size_t e = f->at[t]; e < f->at[t + 1]; e++) {
+            uint32_t j = f->idx[e];
+            size_t i = f->sym[j], o = m->offset[i], b = (size_t)f->bar[j];
+            if (i < jb->sym_from || i >= jb->sym_to) continue;
+            if (b >= 20) {
+                tb_cost_logs *ring = jb->ring + i * SIM_RING;
+                int32_t lo = jb->ring_lo[i], hi = jb->ring_hi[i];
+                size_t a = b - 20;
+                if (hi < 0 || (int32_t)a > hi + 1) { /* nothing to share: start an empty ring at a */
+                    lo = (int32_t)a;
+                    hi = (int32_t)a - 1;
+                }
+                for (size_t u = a; u <= b; u++) {
+                    int32_t ui = (int32_t)u;
+                    if (ui >= lo && ui <= hi) {
+                        w[u - a] = ring[u % SIM_RING];
+                    } else {
+                        w[u - a] = costs_logs(m->high + o, m->low + o, m->close + o, u);
+                        ring[u % SIM_RING] = w[u - a];
+                    }
+                }
+                if ((int32_t)b > hi) hi = (int32_t)b;
+                if (hi - lo >= SIM_RING) lo = hi - SIM_RING + 1;
+                jb->ring_lo[i] = lo;
+                jb->ring_hi[i] = hi;
+            }
+            f->st[j] = costs_stats_from_logs(w, m->volume + o, b);
+            atomic_store_explicit(&jb->done[j], 1, memory_order_release);
+        }
+    }
+    return NULL;
+}
+
+/* The state both phases share. */
+typedef struct sim_helper {
+    sim_stats_job job;
+    atomic_uchar *done;        /* n flags */
+    atomic_size_t loop_at;
+    atomic_int stop;
+    pthread_t tid;
+    int running;
+} sim_helper;
+
+/* Head start on both threads, then start the helper on the rest. */
+static void sim_helper_start(sim_helper *h, const tb_market *m, sim_flips *f, size_t T, size_t N)
+{
+    size_t n1 = N ? N : 1, t1 = 1 + (T > 1 ? (T - 1) / SIM_HEAD_START : 0);
+    memset(h, 0, sizeof *h);
+    atomic_init(&h->loop_at, 0);
+    atomic_init(&h->stop, 0);
+    h->done = xmalloc(f->n ? f->n : 1);
+    for (size_t j = 0; j < f->n; j++) atomic_init(&h->done[j], 0);
+    tb_cost_logs *ring = xmalloc(xmul(xmul(n1, SIM_RING), sizeof *ring));
+    int32_t *lo = xmalloc(xmul(n1, sizeof *lo)), *hi = xmalloc(xmul(n1, sizeof *hi));
+    for (size_t i = 0; i < N; i++) lo[i] = hi[i] = -1;
+    size_t mid = 0; /* the head start: half of the flips each */
+    while (mid < N && f->first[mid + 1] <= f->n / 2) mid++;
+    sim_stats_job a = {m, f, 1, t1, 0, mid, h->done, NULL, NULL, ring, lo, hi}, b = a;
+    b.sym_from = mid;
+    b.sym_to = N;
+    pthread_t tid;
+    int started = pthread_create(&tid, NULL, sim_stats_run, &b) == 0;
+    sim_stats_run(&a);
+    if (started) pthread_join(tid, NULL);
+    else sim_stats_run(&b);
+    h->job = (sim_stats_job){m, f, t1, T, 0, N, h->done, &h->loop_at, &h->stop, ring, lo, hi};
+    h->running = pthread_create(&h->tid, NULL, sim_stats_run, &h->job) == 0;
+}
+
+/* End the helper and free its state. */
+static void sim_helper_stop(sim_helper *h)
+{
+    if (h->running) {
+        atomic_store_explicit(&h->stop, 1, memory_order_relaxed);
+        pthread_join(h->tid, NULL);
+        h->running = 0;
+    }
+    free(h->job.ring);
+    free(h->job.ring_lo);
+    free(h->job.ring_hi);
+    free(h->done);
+    h->done = NULL;
+    h->job.ring = NULL;
+    h->job.ring_lo = h->job.ring_hi = NULL;
+}
+
 /* Where symbol i stands at panel time t (t only grows between calls for one
  * symbol): its last bar (series index, -1 none) and whether it has a bar at t.
  * Symbols with gaps advance a cursor over their bar times. */
@@ -415,11 +528,12 @@ static inline int32_t sim_pos(const sim_sym *ss, const int32_t *tmap, int32_t *c
  * or from the symbol's last flip when that is the bar (entries and exits),
  * or computed now (rebalances). */
 static inline tb_cost_stats sim_stats(const tb_market *m, const tb_cost_table *tab, const sim_flips *fl,
-                                      int32_t flip, size_t i, int32_t b)
+                                      atomic_uchar *done, int32_t flip, size_t i, int32_t b)
 {
     size_t o = m->offset[i];
     if (tab) return b < 0 ? (tb_cost_stats){NAN, NAN, NAN} : tab->at[o + (size_t)b];
-    if (flip >= 0 && fl->bar[flip] == b) return fl->st[flip];
+    if (flip >= 0 && fl->bar[flip] == b && (!done || atomic_load_explicit(&done[flip], memory_order_acquire)))
+        return fl->st[flip];
     return costs_stats_at(m->high + o, m->low + o, m->close + o, m->volume + o, b);
 }
 
@@ -633,7 +747,16 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     const tb_costs *cm = &cfg->costs;
     double cash = cfg->start_capital;
 
-    sim_flips_build(m, sig, opt ? opt->signals : NULL, p, !tab, opt ? opt->threads : 1, s, &st.fl);
+    const int concurrent = !tab && opt && opt->threads > 1;
+    sim_flips_build(m, sig, opt ? opt->signals : NULL, p, !tab, concurrent, s, &st.fl);
+    /* with a second thread: the flips' statistics in time order, alongside the loop */
+    sim_helper helper;
+    memset(&helper, 0, sizeof helper);
+    atomic_uchar *done = NULL;
+    if (concurrent) {
+        sim_helper_start(&helper, m, &st.fl, T, N);
+        done = helper.done; /* a helper that could not start leaves the rest to the loop */
+    }
     /* entries and exits are flips, rebalances a few percent more: one allocation of the order list */
     if (keep_orders) orders_reserve(&out->orders, st.fl.n + st.fl.n / 8 + N + 16);
     size_t n_long = 0;
@@ -660,6 +783,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
     for (size_t t = 1; t < T; t++) {
         if ((t & 255) == 0) {
             if (hooks_cancelled(hooks)) {
+                sim_helper_stop(&helper);
                 free(cols);
                 sim_rowset_close(&rows);
                 sim_state_free(&st);
@@ -668,6 +792,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
             }
             hooks_progress(hooks, "simulate", (double)t / (double)T);
         }
+        if (concurrent) atomic_store_explicit(&helper.loop_at, t, memory_order_relaxed);
         if (sim_rowset_due(&rows, t)) {
             /* the block's columns: symbols long or held now, or turning long before its last row */
             size_t t1 = T - t < SIM_BLOCK ? T : t + SIM_BLOCK;
@@ -709,7 +834,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
                 if (fabs(dq * px) < 0.01) continue;
                 int h; /* the bar index only now, for the statistics */
                 int32_t b = sim_pos(syms, p->tmap, st.cur, i, (int32_t)t, &h);
-                sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, fl, flip[i], i, b - 1)};
+                sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, fl, done, flip[i], i, b - 1)};
                 if (dq < 0) sells[ns++] = tr;
                 else buys[nb++] = tr;
             }
@@ -803,6 +928,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
         int32_t b = panel_last(p, T - 1, i);
         if (q[i] != 0 && b >= 0) out->pnl[i] += q[i] * m->close[m->offset[i] + (size_t)b];
     }
+    sim_helper_stop(&helper);
     free(cols);
     sim_rowset_close(&rows);
     sim_state_free(&st);

@@ -72,7 +72,7 @@ typedef struct tb_sim_opts {
     const tb_cost_table *stats; /* the cost statistics of every bar from each symbol's panel.lo - 1 on
                                    (costs.h); NULL: the run computes the ones it needs */
     int threads;                /* > 1: without a table, the statistics of entries and exits are
-                                   computed on a second thread (half the symbols each) */
+                                   computed on a second thread while the simulation runs */
     const struct tb_sim_prices *prices; /* time-major prices of the whole panel (below), or NULL: the run
                                    fills a small block of rows as it goes */
     const tb_sim_signals *signals; /* the signals as flips; then sig is not read (may be NULL) */

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# tests/tsan/run_tsan_sweep.sh — ThreadSanitizer over a parameter sweep's
-# threaded path (engine/sweep.c: the cost-table and indicator threads, the
+# tests/tsan/run_tsan_sweep.sh — ThreadSanitizer over the engine's threads:
+# a parameter sweep (engine/sweep.c: the cost-table and signal threads, the
 # member pool with its atomic counters, the calling thread's progress and
-# cancellation polling). Builds `tradebench` with -fsanitize=thread into
-# BUILD_DIR (the same flags and directory as run_tsan.sh), runs one sweep of
-# 12 members on 4 threads and the same on 1 thread over a small synthetic
-# market, and requires a clean exit (TSan halts with 66 at its first report)
-# and byte-identical sweep_results.csv. Needs no database. ~10 s after the build.
+# cancellation polling) and a single backtest (its two signal threads and
+# the cost-statistics helper beside the simulation, simulate.c). Builds
+# `tradebench` with -fsanitize=thread into BUILD_DIR (the same flags and
+# directory as run_tsan.sh), runs one sweep of 12 members on 4 threads and
+# the same on 1 thread over a small synthetic market, and a backtest;
+# requires clean exits (TSan halts with 66 at its first report) and
+# byte-identical sweep_results.csv. Needs no database. ~10 s after the build.
 #
 # (A Criterion suite cannot start under TSan — see run_tsan.sh — hence the CLI.)
 #
@@ -30,9 +32,11 @@ sweep() { # sweep <threads> <dir>
 }
 sweep 4 "$out/t4"
 sweep 1 "$out/t1"
+# a single backtest: its signal threads and the statistics helper that runs beside the simulation
+"$BUILD/tradebench" backtest --data synthetic --strategy trend_baseline --symbols 60 --out "$out/bt" >/dev/null
 if ! cmp -s "$out/t4/sweep_results.csv" "$out/t1/sweep_results.csv"; then
     echo "run_tsan_sweep.sh: 4 threads and 1 thread disagree" >&2
     diff "$out/t1/sweep_results.csv" "$out/t4/sweep_results.csv" >&2 || true
     exit 1
 fi
-echo "run_tsan_sweep.sh: sweep on 4 threads clean under ThreadSanitizer, identical to 1 thread ($(( $(date +%s) - t0 )) s)"
+echo "run_tsan_sweep.sh: sweep on 4 threads and a backtest clean under ThreadSanitizer, sweep identical to 1 thread ($(( $(date +%s) - t0 )) s)"
