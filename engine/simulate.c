@@ -374,18 +374,21 @@ static sim_sym *sim_syms_build(const tb_panel *p)
     return ss;
 }
 
-/* The statistics of a two-thread run, in time order, each symbol's last
- * window of logs kept in a 32-bar ring so overlapping windows share them.
- * Both threads first compute the flips of the first SIM_HEAD_START of the
- * panel (one half of the symbols each); then the helper goes on through the
- * rest while the loop runs, marking each flip done (release) once its
- * statistics are written. The loop reads a flip's statistics only when it is
- * marked (acquire) and otherwise computes them itself: the same doubles
- * either way. A helper that falls behind jumps to where the loop is (the
- * flips it skips have mostly traded already), so a busy second core costs
- * time, never a different result. */
+/* The statistics of a two-thread run. This thread computes those of the
+ * symbols holding the first 1/SIM_HEAD_START of the flips before the loop
+ * (per symbol in bar order, windows sharing their logs) while a helper
+ * works through the other symbols' flips in time order — each symbol's last
+ * window of logs kept in a 32-bar ring — and goes on beside the loop,
+ * marking each flip done (release) once its statistics are written. With
+ * the loop's own time L and the statistics' S, the helper stays ahead when
+ * L >= (1 - 2/SIM_HEAD_START) S, the usual case; the wall time is then about
+ * S/SIM_HEAD_START + L instead of S/2 + L. The loop reads a flip's
+ * statistics only when it is marked (acquire) and otherwise computes them
+ * itself: the same doubles either way. A helper that falls behind jumps to
+ * where the loop is (the flips it skips have mostly traded already), so a
+ * busy second core costs time, never a different result. */
 #define SIM_RING 32
-#define SIM_HEAD_START 8 /* 1/8 of the panel's times before the loop starts */
+#define SIM_HEAD_START 4 /* this thread's share of the flips, computed before the loop */
 
 typedef struct sim_stats_job {
     const tb_market *m;
@@ -457,7 +460,7 @@ typedef struct sim_helper {
 /* Head start on both threads, then start the helper on the rest. */
 static void sim_helper_start(sim_helper *h, const tb_market *m, sim_flips *f, size_t T, size_t N)
 {
-    size_t n1 = N ? N : 1, t1 = 1 + (T > 1 ? (T - 1) / SIM_HEAD_START : 0);
+    size_t n1 = N ? N : 1;
     memset(h, 0, sizeof *h);
     atomic_init(&h->loop_at, 0);
     atomic_init(&h->stop, 0);
@@ -466,18 +469,24 @@ static void sim_helper_start(sim_helper *h, const tb_market *m, sim_flips *f, si
     tb_cost_logs *ring = xmalloc(xmul(xmul(n1, SIM_RING), sizeof *ring));
     int32_t *lo = xmalloc(xmul(n1, sizeof *lo)), *hi = xmalloc(xmul(n1, sizeof *hi));
     for (size_t i = 0; i < N; i++) lo[i] = hi[i] = -1;
-    size_t mid = 0; /* the head start: half of the flips each */
-    while (mid < N && f->first[mid + 1] <= f->n / 2) mid++;
-    sim_stats_job a = {m, f, 1, t1, 0, mid, h->done, NULL, NULL, ring, lo, hi}, b = a;
-    b.sym_from = mid;
-    b.sym_to = N;
-    pthread_t tid;
-    int started = pthread_create(&tid, NULL, sim_stats_run, &b) == 0;
-    sim_stats_run(&a);
-    if (started) pthread_join(tid, NULL);
-    else sim_stats_run(&b);
-    h->job = (sim_stats_job){m, f, t1, T, 0, N, h->done, &h->loop_at, &h->stop, ring, lo, hi};
+    size_t mid = 0; /* this thread's share: the symbols of the first SIM_HEAD_START of the flips */
+    while (mid < N && f->first[mid + 1] <= f->n / SIM_HEAD_START) mid++;
+    h->job = (sim_stats_job){m, f, 1, T, mid, N, h->done, &h->loop_at, &h->stop, ring, lo, hi};
     h->running = pthread_create(&h->tid, NULL, sim_stats_run, &h->job) == 0;
+    /* meanwhile, this thread's symbols before the loop: in bar order, windows sharing their logs */
+    size_t len_max = 1;
+    for (size_t i = 0; i < mid; i++)
+        if (market_len(m, i) > len_max) len_max = market_len(m, i);
+    double *scratch = xmalloc(xmul(3 * len_max, sizeof *scratch));
+    for (size_t i = 0; i < mid; i++) {
+        size_t o = m->offset[i], n = f->first[i + 1] - f->first[i];
+        if (!n) continue;
+        costs_stats_list(m->high + o, m->low + o, m->close + o, m->volume + o, market_len(m, i), f->bar + f->first[i],
+                         n, f->st + f->first[i], scratch);
+        for (size_t j = f->first[i]; j < f->first[i + 1]; j++) atomic_store_explicit(&h->done[j], 1, memory_order_relaxed);
+    }
+    free(scratch);
+    if (!h->running) h->job.sym_from = mid; /* no helper: the loop computes the rest as it goes */
 }
 
 /* End the helper and free its state. */
