@@ -647,6 +647,8 @@ struct http_server *http_server_start(const struct http_options *opt, char *err,
         MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)(srv->opt.per_ip_limit > 0 ? srv->opt.per_ip_limit : 512),
         /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which
          * would let a second server silently share the port. */
         MHD_OPTION_END);

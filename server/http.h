@@ -115,6 +115,7 @@ struct http_options {
     const char *host;            /* numeric address or name to bind */
     unsigned port;               /* 1..65535 */
     int threads;                 /* thread-pool size */
+    int per_ip_limit;            /* concurrent connections from one client address (0: 512) */
     const char *api_token;       /* NULL: no auth; else required on mutating methods */
     size_t max_body;             /* 0 = HTTP_MAX_BODY */
     const struct route *routes;  /* the route table (static) */

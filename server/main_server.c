@@ -70,6 +70,7 @@ int main(void)
         .host = cfg.listen_host,
         .port = cfg.listen_port,
         .threads = cfg.http_threads,
+        .per_ip_limit = cfg.http_per_ip_limit,
         .api_token = cfg.api_token,
         .max_body = HTTP_MAX_BODY,
         .routes = api_routes,

@@ -87,6 +87,7 @@ int settings_load(struct settings *s, settings_lookup_fn lookup, void *ud, char 
     memset(s, 0, sizeof *s);
     s->worker_concurrency = 1;
     s->http_threads = 4;
+    s->http_per_ip_limit = 256;
     s->log_level = LOG_LEVEL_INFO;
 
     v = settings_get(lookup, ud, "TB_DATABASE_URL");
@@ -108,6 +109,11 @@ int settings_load(struct settings *s, settings_lookup_fn lookup, void *ud, char 
 
     v = settings_get(lookup, ud, "TB_HTTP_THREADS");
     if (v && settings_parse_int("TB_HTTP_THREADS", v, 1, 64, &s->http_threads, err, errlen) < 0)
+        goto fail;
+
+    v = settings_get(lookup, ud, "TB_HTTP_PER_IP_LIMIT");
+    if (v && settings_parse_int("TB_HTTP_PER_IP_LIMIT", v, 1, 512, &s->http_per_ip_limit, err,
+                                errlen) < 0)
         goto fail;
 
     v = settings_get(lookup, ud, "TB_LOG_LEVEL");

@@ -21,6 +21,7 @@ struct settings {
     char *api_token;             /* TB_API_TOKEN; NULL = no authentication */
     int worker_concurrency;      /* TB_WORKER_CONCURRENCY, 1..64, default 1 */
     int http_threads;            /* TB_HTTP_THREADS, 1..64, default 4 */
+    int http_per_ip_limit;       /* TB_HTTP_PER_IP_LIMIT: connections from one address, 1..512, default 256 */
     enum log_level log_level;    /* TB_LOG_LEVEL, default info */
     char *data;                  /* TB_DATA; NULL = the synthetic source */
 };

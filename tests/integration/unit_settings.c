@@ -32,6 +32,7 @@ Test(settings, defaults)
     cr_assert_null(s.data);
     cr_assert_eq(s.worker_concurrency, 1);
     cr_assert_eq(s.http_threads, 4);
+    cr_assert_eq(s.http_per_ip_limit, 256);
     cr_assert_eq(s.log_level, LOG_LEVEL_INFO);
     settings_free(&s);
 }
@@ -41,7 +42,7 @@ Test(settings, overrides)
     const char *env[] = { "TB_DATABASE_URL", "host=db dbname=x", "TB_LISTEN", "0.0.0.0:9000",
                           "TB_API_TOKEN", "t0k", "TB_WORKER_CONCURRENCY", "3",
                           "TB_HTTP_THREADS", "8", "TB_LOG_LEVEL", "DEBUG", "TB_DATA", "/data",
-                          NULL };
+                          "TB_HTTP_PER_IP_LIMIT", "16", NULL };
     struct settings s;
     char err[256];
     cr_assert_eq(settings_load(&s, lookup, env, err, sizeof err), 0, "%s", err);
@@ -51,6 +52,7 @@ Test(settings, overrides)
     cr_assert_str_eq(s.api_token, "t0k");
     cr_assert_eq(s.worker_concurrency, 3);
     cr_assert_eq(s.http_threads, 8);
+    cr_assert_eq(s.http_per_ip_limit, 16);
     cr_assert_eq(s.log_level, LOG_LEVEL_DEBUG);
     cr_assert_str_eq(s.data, "/data");
     settings_free(&s);
@@ -90,6 +92,8 @@ Test(settings, invalid_values_name_the_variable)
     expect_error("TB_WORKER_CONCURRENCY", "two", "TB_WORKER_CONCURRENCY");
     expect_error("TB_WORKER_CONCURRENCY", "2 ", "TB_WORKER_CONCURRENCY");
     expect_error("TB_HTTP_THREADS", "65", "TB_HTTP_THREADS");
+    expect_error("TB_HTTP_PER_IP_LIMIT", "0", "TB_HTTP_PER_IP_LIMIT");
+    expect_error("TB_HTTP_PER_IP_LIMIT", "513", "TB_HTTP_PER_IP_LIMIT");
     expect_error("TB_LOG_LEVEL", "verbose", "TB_LOG_LEVEL");
 }
 
