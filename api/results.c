@@ -36,7 +36,7 @@ static const char RESULTS_SQL_ORDERS[] =
     "AND ($3::text IS NULL OR symbol = $3::text) ORDER BY seq LIMIT $4::int";
 
 static const char RESULTS_SQL_EQUITY[] =
-    "SELECT extract(epoch FROM ts)::bigint, equity, cash, exposure, drawdown, ret "
+    "SELECT extract(epoch FROM ts)::bigint, equity, cash, exposure, drawdown, ret, benchmark "
     "FROM equity_points WHERE run_id = $1::bigint "
     "AND ($2::bigint IS NULL OR ts > to_timestamp($2::bigint)) ORDER BY ts LIMIT $3::int";
 
@@ -249,10 +249,12 @@ static json_t *results_row_json(enum results_table t, const PGresult *res, int i
                          dbx_f8(res, i, 7));
     }
     tu_format(dbx_i8(res, i, 0), date_only, ts);
-    return json_pack("{s:s, s:f, s:f, s:f, s:f, s:o}", "ts", ts, "equity", dbx_f8(res, i, 1),
+    return json_pack("{s:s, s:f, s:f, s:f, s:f, s:o, s:o}", "ts", ts, "equity", dbx_f8(res, i, 1),
                      "cash", dbx_f8(res, i, 2), "exposure", dbx_f8(res, i, 3), "drawdown",
                      dbx_f8(res, i, 4), "return",
-                     PQgetisnull(res, i, 5) ? json_null() : json_real(dbx_f8(res, i, 5)));
+                     PQgetisnull(res, i, 5) ? json_null() : json_real(dbx_f8(res, i, 5)),
+                     "benchmark",
+                     PQgetisnull(res, i, 6) ? json_null() : json_real(dbx_f8(res, i, 6)));
 }
 
 void results_reply_page(const struct http_request *req, struct http_reply *rep,

@@ -83,7 +83,7 @@ static const char PERSIST_SQL_COPY_ORDERS[] =
     "COPY orders (run_id, seq, ts, symbol, side, quantity, price, notional, cost)"
     " FROM STDIN (FORMAT binary)";
 static const char PERSIST_SQL_COPY_EQUITY[] =
-    "COPY equity_points (run_id, ts, equity, cash, exposure, drawdown, ret)"
+    "COPY equity_points (run_id, ts, equity, cash, exposure, drawdown, ret, benchmark)"
     " FROM STDIN (FORMAT binary)";
 static const char PERSIST_SQL_COPY_METRICS[] =
     "COPY metrics (run_id, name, value) FROM STDIN (FORMAT binary)";

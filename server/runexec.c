@@ -196,18 +196,22 @@ static void runexec_orders(FILE *f, const tb_backtest *bt, int64_t run_id)
     free(perm);
 }
 
-/* equity_points (run_id, ts, equity, cash, exposure, drawdown, ret): the
- * same expressions as art_write_equity, so the values are bit-identical. */
+/* equity_points (run_id, ts, equity, cash, exposure, drawdown, ret,
+ * benchmark): the same expressions as art_write_equity, so the values are
+ * bit-identical, plus the universe benchmark grown from E_0 (sql/006). */
 static void runexec_equity(FILE *f, const tb_backtest *bt, int64_t run_id)
 {
     const tb_sim_result *r = &bt->sim;
     double peak = r->T ? r->equity[0] : 0;
+    double bench = peak;
     runexec_copy_header(f);
     for (size_t t = 0; t < r->T; t++) {
         double e = r->equity[t];
         if (e > peak)
             peak = e;
-        runexec_copy_tuple(f, 7);
+        if (t && bt->bench)
+            bench *= 1 + bt->bench[t];
+        runexec_copy_tuple(f, 8);
         runexec_copy_int8(f, run_id);
         runexec_copy_ts(f, bt->panel.ts[t]);
         runexec_copy_float8(f, e);
@@ -216,6 +220,10 @@ static void runexec_equity(FILE *f, const tb_backtest *bt, int64_t run_id)
         runexec_copy_float8(f, 1 - e / peak);
         if (t)
             runexec_copy_float8(f, e / r->equity[t - 1] - 1);
+        else
+            runexec_copy_null(f);
+        if (bt->bench)
+            runexec_copy_float8(f, bench);
         else
             runexec_copy_null(f);
     }

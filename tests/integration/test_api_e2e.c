@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -216,6 +217,22 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
     cr_assert(json_equal(json_object_get(run, "metrics"), want));
     json_decref(run);
     json_decref(want);
+    api_resp_free(&r);
+
+    /* Equity pages carry the universe benchmark, grown from the start capital. */
+    snprintf(path, sizeof path, "/backtests/%lld/equity?limit=3", id);
+    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 200);
+    json_t *eq = api_json(&r);
+    json_t *items = json_object_get(eq, "items");
+    cr_assert_eq(json_array_size(items), 3);
+    cr_assert_eq(json_real_value(json_object_get(json_array_get(items, 0), "benchmark")),
+                 json_real_value(json_object_get(json_array_get(items, 0), "equity")));
+    for (size_t k = 1; k < 3; k++) {
+        double b = json_real_value(json_object_get(json_array_get(items, k), "benchmark"));
+        cr_assert(isfinite(b) && b > 0, "benchmark[%zu] = %g", k, b);
+    }
+    json_decref(eq);
     api_resp_free(&r);
 
     /* The report is listed and served; the profile has the run's stages. */
