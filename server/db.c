@@ -45,9 +45,15 @@ static void db_notice(void *arg, const char *message)
 
 PGconn *db_connect(const char *conninfo, const char *app_name, char *err, size_t errlen)
 {
-    /* Defaults first: settings in the expanded conninfo (last) override them. */
-    const char *keys[] = { "application_name", "connect_timeout", "dbname", NULL };
-    const char *vals[] = { app_name ? app_name : "tradebench", "5", conninfo, NULL };
+    /* Defaults first: settings in the expanded conninfo (last) override them.
+     * TCP keepalives (idle 10 s, then 3 probes 5 s apart) and a 30 s
+     * tcp_user_timeout bound how long a silent network partition can hold a
+     * thread on a dead connection; Unix-socket connections ignore them. */
+    const char *keys[] = { "application_name", "connect_timeout", "keepalives", "keepalives_idle",
+                           "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                           "dbname", NULL };
+    const char *vals[] = { app_name ? app_name : "tradebench", "5", "1", "10", "5", "3", "30000",
+                           conninfo, NULL };
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn) {
         db_error_copy(err, errlen, NULL, "libpq could not allocate a connection");
