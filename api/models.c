@@ -344,22 +344,13 @@ static json_t *models_detail(const PGresult *res, int64_t id)
 
 void api_models_get(const struct http_request *req, struct http_reply *rep)
 {
-    int64_t model_id;
     char id[24];
-    if (params_id(req, rep, "id", &model_id) < 0)
-        return;
-    snprintf(id, sizeof id, "%" PRId64, model_id);
-    const char *args[1] = { id };
-    PGconn *conn = dbx_conn(req, rep);
-    if (!conn)
-        return;
-    PGresult *res = dbx_read_prepared(&conn, rep, MODELS_SQL_GET, 1, args, DBX_TEXT);
+    PGresult *res = dbx_read_by_id(req, rep, MODELS_SQL_GET, "model", id);
     if (!res)
         return;
-    const char *status = PQntuples(res) ? PQgetvalue(res, 0, MODELS_G_STATUS) : "";
-    if (PQntuples(res) == 0) {
-        http_reply_error(rep, PROBLEM_NOT_FOUND, "no model with id %s", id);
-    } else if (PQgetvalue(res, 0, MODELS_G_HAS_MODEL)[0] == 't') {
+    int64_t model_id = strtoll(id, NULL, 10);
+    const char *status = PQgetvalue(res, 0, MODELS_G_STATUS);
+    if (PQgetvalue(res, 0, MODELS_G_HAS_MODEL)[0] == 't') {
         http_reply_json_take(rep, 200, models_detail(res, model_id));
         http_reply_header(rep, "Cache-Control", "no-store");
     } else if (strcmp(status, "succeeded") == 0) {
