@@ -13,6 +13,8 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <time.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -246,5 +248,91 @@ static inline long long api_run_id(const struct api_resp *r)
     cr_assert_gt(id, 0, "no id in %.300s", r->body);
     return id;
 }
+
+#ifdef TB_WORKER_BIN
+/* ---- a whole stack per test: private schema, server, optional worker ---- */
+
+struct api_stack {
+    struct tb_server srv;        /* the real tradebench-server */
+    PGconn *db;                  /* in the private schema */
+    pid_t worker;                /* tradebench-worker, 0 when none */
+    char schema[64];
+    char worker_log[256];
+    char outdir[256];            /* scratch directory, removed by api_stack_fini */
+};
+
+static inline double api_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Enter a private schema tagged `tag`, start the server and, when
+ * worker_env is not NULL, a worker with TB_DATABASE_URL, TB_LOG_LEVEL=info,
+ * TB_DATA= and the given extra variables (NULL-terminated, at most 8).
+ * outdir is named but not created. */
+static inline void api_stack_up(struct api_stack *st, const char *tag, const char *const *worker_env)
+{
+    const char *url = harness_db_url_or_skip();
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    st->db = api_schema_enter(tag, st->schema, sizeof st->schema);
+    cr_assert_eq(harness_server_start(&st->srv, NULL, NULL), 0, "tradebench-server did not start");
+    snprintf(st->outdir, sizeof st->outdir, "%s/tb-it-%s-%ld", tmp, tag, (long)getpid());
+    if (!worker_env)
+        return;
+    snprintf(st->worker_log, sizeof st->worker_log, "%s/tb-it-%s-worker-%ld.log", tmp, tag, (long)getpid());
+    char dburl[1024];
+    snprintf(dburl, sizeof dburl, "TB_DATABASE_URL=%s", url);
+    const char *env[12] = { dburl, "TB_LOG_LEVEL=info", "TB_DATA=" };
+    size_t n = 3;
+    for (size_t i = 0; worker_env[i] && n < 11; i++)
+        env[n++] = worker_env[i];
+    env[n] = NULL;
+    char *argv[] = { (char *)TB_WORKER_BIN, NULL };
+    st->worker = harness_spawn(TB_WORKER_BIN, argv, env, st->worker_log);
+    cr_assert_gt(st->worker, 0);
+}
+
+/* Stop what api_stack_up started: SIGTERM to the worker (exit 0 expected,
+ * its log printed otherwise) and to the server (exit 0 expected). */
+static inline void api_stack_down(struct api_stack *st)
+{
+    if (st->worker > 0) {
+        kill(st->worker, SIGTERM);
+        int wrc = harness_wait(st->worker, 20000);
+        st->worker = 0;
+        if (wrc != 0) {
+            char *log = harness_slurp(st->worker_log);
+            fprintf(stderr, "---- worker log ----\n%s\n", log ? log : "");
+            free(log);
+        }
+        cr_assert_eq(wrc, 0, "tradebench-worker exit status %d after SIGTERM", wrc);
+        unlink(st->worker_log);
+    }
+    int rc = harness_server_stop(&st->srv);
+    cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
+}
+
+/* Whatever is left after a test (also after a failed assertion): kill,
+ * drop the schema, remove the scratch directory. For a suite's .fini. */
+static inline void api_stack_fini(struct api_stack *st)
+{
+    if (st->worker > 0) {
+        kill(st->worker, SIGKILL);
+        harness_wait(st->worker, 5000);
+        st->worker = 0;
+    }
+    harness_server_kill(&st->srv);
+    api_schema_leave(st->db, st->schema);
+    st->db = NULL;
+    if (st->outdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", st->outdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", st->outdir);
+    }
+}
+#endif
 
 #endif

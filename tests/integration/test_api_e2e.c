@@ -23,10 +23,7 @@
 #error "TB_WORKER_BIN must be defined by CMake"
 #endif
 
-static struct tb_server srv;
-static PGconn *db;
-static pid_t worker;
-static char schema[64], worker_log[256], outdir[256];
+static struct api_stack stack;
 
 static void init(void)
 {
@@ -35,20 +32,7 @@ static void init(void)
 
 static void fini(void)
 {
-    if (worker > 0) {
-        kill(worker, SIGKILL);
-        harness_wait(worker, 5000);
-        worker = 0;
-    }
-    harness_server_kill(&srv);
-    api_schema_leave(db, schema);
-    db = NULL;
-    if (outdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", outdir);
-    }
+    api_stack_fini(&stack);
     curl_global_cleanup();
 }
 
@@ -57,53 +41,23 @@ TestSuite(api_e2e, .init = init, .fini = fini, .timeout = 240);
 /* Own schema (api_schema_enter), then server and worker inside it. */
 static void up(void)
 {
-    const char *url = harness_db_url_or_skip();
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    db = api_schema_enter("api_e2e", schema, sizeof schema);
-    cr_assert_eq(harness_server_start(&srv, NULL, NULL), 0, "tradebench-server did not start");
-
-    snprintf(worker_log, sizeof worker_log, "%s/tb-it-e2e-worker-%ld.log", tmp, (long)getpid());
-    char dburl[1024];
-    snprintf(dburl, sizeof dburl, "TB_DATABASE_URL=%s", url);
-    const char *env[] = { dburl, "TB_WORKER_CONCURRENCY=2", "TB_LOG_LEVEL=info", "TB_DATA=", NULL };
-    char *argv[] = { (char *)TB_WORKER_BIN, NULL };
-    worker = harness_spawn(TB_WORKER_BIN, argv, env, worker_log);
-    cr_assert_gt(worker, 0);
-    snprintf(outdir, sizeof outdir, "%s/tb-it-e2e-%ld", tmp, (long)getpid());
+    api_stack_up(&stack, "e2e", (const char *const[]){ "TB_WORKER_CONCURRENCY=2", NULL });
 }
 
 static void down(void)
 {
-    kill(worker, SIGTERM);
-    int wrc = harness_wait(worker, 20000);
-    worker = 0;
-    if (wrc != 0) {
-        char *log = harness_slurp(worker_log);
-        fprintf(stderr, "---- worker log ----\n%s\n", log ? log : "");
-        free(log);
-    }
-    cr_assert_eq(wrc, 0, "tradebench-worker exit status %d after SIGTERM", wrc);
-    unlink(worker_log);
-    int rc = harness_server_stop(&srv);
-    cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    api_stack_down(&stack);
 }
 
 /* Poll GET /runs/{id} until its status is final (or `until`); returns the run. */
 static json_t *poll_run(long long id, const char *until, double timeout_s, int *saw_running)
 {
     char path[64];
-    double t0 = now_s();
+    double t0 = api_now_s();
     snprintf(path, sizeof path, "/runs/%lld", id);
     for (;;) {
         struct api_resp r;
-        api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
         api_expect(&r, 200);
         json_t *run = api_json(&r);
         api_resp_free(&r);
@@ -115,8 +69,8 @@ static json_t *poll_run(long long id, const char *until, double timeout_s, int *
         if ((until && !strcmp(st, until)) || !strcmp(st, "succeeded") || !strcmp(st, "failed") ||
             !strcmp(st, "cancelled"))
             return run;
-        if (now_s() - t0 > timeout_s) {
-            char *log = harness_slurp(worker_log);
+        if (api_now_s() - t0 > timeout_s) {
+            char *log = harness_slurp(stack.worker_log);
             cr_assert_fail("run %lld still %s after %.0f s; worker log:\n%s", id, st, timeout_s,
                            log ? log : "");
         }
@@ -130,7 +84,7 @@ static json_t *poll_run(long long id, const char *until, double timeout_s, int *
 static void cli(char *const argv[])
 {
     char log[300];
-    snprintf(log, sizeof log, "%s.cli.log", outdir);
+    snprintf(log, sizeof log, "%s.cli.log", stack.outdir);
     const char *env[] = { "TB_DATA=", NULL };
     pid_t pid = harness_spawn(TB_CLI_BIN, argv, env, log);
     int rc = harness_wait(pid, 120000);
@@ -146,7 +100,7 @@ static void same_as_file(const char *path, const char *file)
     struct api_resp r;
     char *want = harness_slurp(file);
     cr_assert_not_null(want, "%s missing", file);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     size_t n = strlen(want);
     if (r.len != n || memcmp(r.body, want, n) != 0) {
@@ -166,7 +120,7 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
     char path[128], file[400];
     int saw_running = 0;
     up();
-    api_call(&srv, "POST", "/backtests",
+    api_call(&stack.srv, "POST", "/backtests",
              "{\"strategy\":\"trend_baseline\",\"params\":{\"fast\":10,\"slow\":30},"
              "\"data\":\"synthetic\",\"seed\":7,\"universe\":20,\"start\":\"2014-01-01\","
              "\"capital\":50000,\"max_weight\":0.2}",
@@ -179,7 +133,7 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
     char *argv[] = { (char *)TB_CLI_BIN, "backtest", "--data", "synthetic", "--seed", "7",
                      "--strategy", "trend_baseline", "--param", "fast=10", "--param", "slow=30",
                      "--symbols", "20", "--start", "2014-01-01", "--capital", "50000",
-                     "--max-weight", "0.2", "--out", outdir, NULL };
+                     "--max-weight", "0.2", "--out", stack.outdir, NULL };
     cli(argv);
 
     json_t *run = poll_run(id, NULL, 120, &saw_running);
@@ -193,17 +147,17 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
     json_decref(run);
 
     snprintf(path, sizeof path, "/runs/%lld/artifacts/orders_1d.csv", id);
-    snprintf(file, sizeof file, "%s/orders_1d.csv", outdir);
+    snprintf(file, sizeof file, "%s/orders_1d.csv", stack.outdir);
     same_as_file(path, file);
     snprintf(path, sizeof path, "/backtests/%lld/orders?format=csv", id);
     same_as_file(path, file);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/equity_curve_1d.csv", id);
-    snprintf(file, sizeof file, "%s/equity_curve_1d.csv", outdir);
+    snprintf(file, sizeof file, "%s/equity_curve_1d.csv", stack.outdir);
     same_as_file(path, file);
     snprintf(path, sizeof path, "/backtests/%lld/equity?format=csv", id);
     same_as_file(path, file);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/metrics.json", id);
-    snprintf(file, sizeof file, "%s/metrics.json", outdir);
+    snprintf(file, sizeof file, "%s/metrics.json", stack.outdir);
     same_as_file(path, file);
 
     /* The metrics summary is metrics.json's content. */
@@ -211,7 +165,7 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
     json_t *want = json_loads(mj, 0, NULL);
     free(mj);
     snprintf(path, sizeof path, "/backtests/%lld", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     run = api_json(&r);
     cr_assert(json_equal(json_object_get(run, "metrics"), want));
@@ -221,7 +175,7 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
 
     /* Equity pages carry the universe benchmark, grown from the start capital. */
     snprintf(path, sizeof path, "/backtests/%lld/equity?limit=3", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     json_t *eq = api_json(&r);
     json_t *items = json_object_get(eq, "items");
@@ -237,13 +191,13 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
 
     /* The report is listed and served; the profile has the run's stages. */
     snprintf(path, sizeof path, "/runs/%lld/artifacts/performance_report_1d.md", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     cr_assert(strncmp(r.content_type, "text/markdown", 13) == 0, "%s", r.content_type);
     cr_assert(strncmp(r.body, "# Performance report", 20) == 0, "%.80s", r.body);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/runs/%lld/profile", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     json_t *prof = api_json(&r);
     cr_assert_eq(json_array_size(json_object_get(prof, "iterations")), 1);
@@ -261,12 +215,12 @@ Test(api_e2e, eod_small_report_and_cancel_over_http)
     char path[128], file[400];
     up();
     /* A long run first (many iterations), to cancel while it runs. */
-    api_call(&srv, "POST", "/runs", "{\"job\":\"BACKTEST_MEDIUM\",\"iterations\":100}", NULL,
+    api_call(&stack.srv, "POST", "/runs", "{\"job\":\"BACKTEST_MEDIUM\",\"iterations\":100}", NULL,
              NULL, &r);
     api_expect(&r, 202);
     long long longrun = api_run_id(&r);
     api_resp_free(&r);
-    api_call(&srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", NULL, NULL, &r);
+    api_call(&stack.srv, "POST", "/runs", "{\"job\":\"EOD_SMALL\"}", NULL, NULL, &r);
     api_expect(&r, 202);
     long long eod = api_run_id(&r);
     api_resp_free(&r);
@@ -275,18 +229,18 @@ Test(api_e2e, eod_small_report_and_cancel_over_http)
     cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "running");
     json_decref(run);
     snprintf(path, sizeof path, "/runs/%lld/cancel", longrun);
-    double t0 = now_s();
-    api_call(&srv, "POST", path, NULL, NULL, NULL, &r);
+    double t0 = api_now_s();
+    api_call(&stack.srv, "POST", path, NULL, NULL, NULL, &r);
     api_expect(&r, 202);
     api_resp_free(&r);
     run = poll_run(longrun, NULL, 30, NULL);
-    double took = now_s() - t0;
+    double took = api_now_s() - t0;
     cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "cancelled");
     cr_assert(json_is_string(json_object_get(run, "finished_at")));
     json_decref(run);
     fprintf(stderr, "running run cancelled over HTTP in %.2f s\n", took);
     cr_assert_lt(took, 5.0, "cancel took %.2f s", took);
-    api_call(&srv, "POST", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, NULL, NULL, NULL, &r);
     api_expect_problem(&r, 409, "conflict");
     api_resp_free(&r);
 
@@ -296,7 +250,7 @@ Test(api_e2e, eod_small_report_and_cancel_over_http)
                      json_string_value(json_object_get(run, "error")));
     json_decref(run);
     snprintf(path, sizeof path, "/runs/%lld/artifacts", eod);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     for (const char *const *n = (const char *const[]){ "orders_1d.csv", "equity_curve_1d.csv",
                                                        "metrics.json", "performance_report_1d.md",
@@ -304,13 +258,13 @@ Test(api_e2e, eod_small_report_and_cancel_over_http)
          *n; n++)
         cr_assert(strstr(r.body, *n) != NULL, "%s not listed: %s", *n, r.body);
     api_resp_free(&r);
-    char *argv[] = { (char *)TB_CLI_BIN, "run-daily", "--out", outdir, NULL };
+    char *argv[] = { (char *)TB_CLI_BIN, "run-daily", "--out", stack.outdir, NULL };
     cli(argv);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/orders_1d.csv", eod);
-    snprintf(file, sizeof file, "%s/orders_1d.csv", outdir);
+    snprintf(file, sizeof file, "%s/orders_1d.csv", stack.outdir);
     same_as_file(path, file);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/targets_1d.csv", eod);
-    snprintf(file, sizeof file, "%s/targets_1d.csv", outdir);
+    snprintf(file, sizeof file, "%s/targets_1d.csv", stack.outdir);
     same_as_file(path, file);
     down();
 }

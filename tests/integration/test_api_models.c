@@ -28,10 +28,7 @@
 #error "TB_WORKER_BIN must be defined by CMake"
 #endif
 
-static struct tb_server srv;
-static PGconn *db;
-static pid_t worker;
-static char schema[64], worker_log[256], outdir[256];
+static struct api_stack stack;
 
 static void init(void)
 {
@@ -40,20 +37,7 @@ static void init(void)
 
 static void fini(void)
 {
-    if (worker > 0) {
-        kill(worker, SIGKILL);
-        harness_wait(worker, 5000);
-        worker = 0;
-    }
-    harness_server_kill(&srv);
-    api_schema_leave(db, schema);
-    db = NULL;
-    if (outdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", outdir);
-    }
+    api_stack_fini(&stack);
     curl_global_cleanup();
 }
 
@@ -61,54 +45,25 @@ TestSuite(api_models, .init = init, .fini = fini, .timeout = 300);
 
 static void up(const char *tag)
 {
-    const char *url = harness_db_url_or_skip();
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    db = api_schema_enter(tag, schema, sizeof schema);
-    cr_assert_eq(harness_server_start(&srv, NULL, NULL), 0, "tradebench-server did not start");
-    snprintf(worker_log, sizeof worker_log, "%s/tb-it-%s-worker-%ld.log", tmp, tag, (long)getpid());
-    char dburl[1024];
-    snprintf(dburl, sizeof dburl, "TB_DATABASE_URL=%s", url);
-    const char *env[] = { dburl, "TB_WORKER_CONCURRENCY=1", "TB_LOG_LEVEL=info", "TB_DATA=",
-                          "OMP_WAIT_POLICY=passive", NULL };
-    char *argv[] = { (char *)TB_WORKER_BIN, NULL };
-    worker = harness_spawn(TB_WORKER_BIN, argv, env, worker_log);
-    cr_assert_gt(worker, 0);
-    snprintf(outdir, sizeof outdir, "%s/tb-it-%s-%ld", tmp, tag, (long)getpid());
-    mkdir(outdir, 0700);
+    api_stack_up(&stack, tag,
+                 (const char *const[]){ "TB_WORKER_CONCURRENCY=1", "OMP_WAIT_POLICY=passive", NULL });
+    mkdir(stack.outdir, 0700);
 }
 
 static void down(void)
 {
-    kill(worker, SIGTERM);
-    int wrc = harness_wait(worker, 20000);
-    worker = 0;
-    if (wrc != 0) {
-        char *log = harness_slurp(worker_log);
-        fprintf(stderr, "---- worker log ----\n%s\n", log ? log : "");
-        free(log);
-    }
-    cr_assert_eq(wrc, 0, "tradebench-worker exit status %d after SIGTERM", wrc);
-    unlink(worker_log);
-    int rc = harness_server_stop(&srv);
-    cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    api_stack_down(&stack);
 }
 
 /* Poll GET /runs/{id} until final; the run must have succeeded. */
 static void wait_succeeded(long long id, double timeout_s)
 {
     char path[64];
-    double t0 = now_s();
+    double t0 = api_now_s();
     snprintf(path, sizeof path, "/runs/%lld", id);
     for (;;) {
         struct api_resp r;
-        api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
         api_expect(&r, 200);
         json_t *run = api_json(&r);
         api_resp_free(&r);
@@ -117,10 +72,10 @@ static void wait_succeeded(long long id, double timeout_s)
             json_decref(run);
             return;
         }
-        if (!strcmp(st, "failed") || !strcmp(st, "cancelled") || now_s() - t0 > timeout_s) {
-            char *log = harness_slurp(worker_log);
+        if (!strcmp(st, "failed") || !strcmp(st, "cancelled") || api_now_s() - t0 > timeout_s) {
+            char *log = harness_slurp(stack.worker_log);
             cr_assert_fail("run %lld is %s (%s) after %.0f s; worker log:\n%s", id, st,
-                           json_string_value(json_object_get(run, "error")), now_s() - t0, log ? log : "");
+                           json_string_value(json_object_get(run, "error")), api_now_s() - t0, log ? log : "");
         }
         json_decref(run);
         struct timespec ts = { 0, 50 * 1000 * 1000 };
@@ -131,7 +86,7 @@ static void wait_succeeded(long long id, double timeout_s)
 static long long post(const char *path, const char *body, const char *want_location_prefix)
 {
     struct api_resp r;
-    api_call(&srv, "POST", path, body, NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, body, NULL, NULL, &r);
     api_expect(&r, 202);
     long long id = api_run_id(&r);
     if (want_location_prefix) {
@@ -146,7 +101,7 @@ static long long post(const char *path, const char *body, const char *want_locat
 static void cli(char *const argv[])
 {
     char log[300];
-    snprintf(log, sizeof log, "%s.cli.log", outdir);
+    snprintf(log, sizeof log, "%s.cli.log", stack.outdir);
     const char *env[] = { "TB_DATA=", NULL };
     pid_t pid = harness_spawn(TB_CLI_BIN, argv, env, log);
     int rc = harness_wait(pid, 180000);
@@ -162,7 +117,7 @@ static void same_as_file(const char *path, const char *file)
     struct api_resp r;
     char *want = harness_slurp(file);
     cr_assert_not_null(want, "%s missing", file);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     size_t n = strlen(want);
     if (r.len != n || memcmp(r.body, want, n) != 0) {
@@ -182,7 +137,7 @@ static long orders_rows(long long id)
     struct api_resp r;
     char path[96];
     snprintf(path, sizeof path, "/backtests/%lld/orders?format=csv", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     long n = -1;
     for (size_t i = 0; i < r.len; i++)
@@ -219,20 +174,20 @@ Test(api_models, train_describe_download_predict_filter_delete)
         { "{\"strategy\":\"trend_baseline\",\"universe\":501,\"data\":\"synthetic\"}", "universe" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        api_call(&srv, "POST", "/models", bad[i][0], NULL, NULL, &r);
+        api_call(&stack.srv, "POST", "/models", bad[i][0], NULL, NULL, &r);
         api_expect_field_error(&r, bad[i][1]);
         api_resp_free(&r);
     }
-    cr_assert_eq(api_sql_int(db, "SELECT count(*) FROM runs", 0, NULL), 0);
+    cr_assert_eq(api_sql_int(stack.db, "SELECT count(*) FROM runs", 0, NULL), 0);
 
     /* train */
     long long id = post("/models", MODEL_BODY, "/models/");
     char *bargv[] = { (char *)TB_CLI_BIN, "build-ml-dataset", "--strategy", "trend_baseline", "--data", "synthetic",
-                      "--symbols", "36", "--out", outdir, NULL };
+                      "--symbols", "36", "--out", stack.outdir, NULL };
     cli(bargv);
-    snprintf(file, sizeof file, "%s/dataset_trend_baseline_1d.csv", outdir);
+    snprintf(file, sizeof file, "%s/dataset_trend_baseline_1d.csv", stack.outdir);
     char trdir[300];
-    snprintf(trdir, sizeof trdir, "%s/train", outdir);
+    snprintf(trdir, sizeof trdir, "%s/train", stack.outdir);
     char *targv[] = { (char *)TB_CLI_BIN, "train-meta-model", "--strategy", "trend_baseline", "--dataset", file,
                       "--n-rounds", "40", "--out", trdir, NULL };
     cli(targv);
@@ -240,7 +195,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
 
     /* describe */
     snprintf(path, sizeof path, "/models/%lld", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     json_t *m = api_json(&r);
     api_resp_free(&r);
@@ -274,7 +229,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
     json_decref(m);
 
     /* the list, with CV means; a cursor of another list is refused */
-    api_call(&srv, "GET", "/models?limit=1", NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", "/models?limit=1", NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     json_t *list = api_json(&r);
     api_resp_free(&r);
@@ -283,7 +238,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
     cr_assert(json_is_number(json_object_get(json_object_get(json_object_get(item, "cv"), "mean"), "auc")));
     cr_assert(json_is_null(json_object_get(list, "next_cursor")));
     json_decref(list);
-    api_call(&srv, "GET", "/models?cursor=cjE6MTc5NTczNjgxODYyMDMzNzoxNzY", NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", "/models?cursor=cjE6MTc5NTczNjgxODYyMDMzNzoxNzY", NULL, NULL, NULL, &r);
     api_expect_field_error(&r, "cursor");
     api_resp_free(&r);
 
@@ -303,11 +258,11 @@ Test(api_models, train_describe_download_predict_filter_delete)
     snprintf(path, sizeof path, "/models/%lld/artifacts/feature_importance.csv", id);
     same_as_file(path, file);
     snprintf(path, sizeof path, "/models/%lld/artifacts/nope.csv", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect_problem(&r, 404, "not-found");
     api_resp_free(&r);
     snprintf(path, sizeof path, "/models/%lld/report", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     cr_assert(strncmp(r.content_type, "text/markdown", 13) == 0, "%s", r.content_type);
     cr_assert(strncmp(r.body, "# Meta-model training report", 28) == 0, "%.80s", r.body);
@@ -317,7 +272,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
     /* predict: the engine's probabilities for the first rows of the dataset */
     ml_dataset d;
     tb_error err = { 0 };
-    snprintf(file, sizeof file, "%s/dataset_trend_baseline_1d.csv", outdir);
+    snprintf(file, sizeof file, "%s/dataset_trend_baseline_1d.csv", stack.outdir);
     cr_assert_eq(ml_dataset_load(file, &d, &err), 0, "%s", err.msg);
     enum { NP = 5 };
     cr_assert_geq(d.n, NP);
@@ -339,7 +294,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
     char *body = json_dumps(rows, JSON_COMPACT | JSON_REAL_PRECISION(17));
     snprintf(path, sizeof path, "/models/%lld/predict", id);
     for (int round = 0; round < 2; round++) { /* a cache miss, then a hit */
-        api_call(&srv, "POST", path, body, NULL, NULL, &r);
+        api_call(&stack.srv, "POST", path, body, NULL, NULL, &r);
         api_expect(&r, 200);
         json_t *res = api_json(&r);
         json_t *p = json_object_get(res, "probabilities");
@@ -354,7 +309,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
     /* the same rows as {"rows": [...]} */
     json_t *wrapped = json_pack("{s:O}", "rows", rows);
     body = json_dumps(wrapped, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    api_call(&srv, "POST", path, body, NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, body, NULL, NULL, &r);
     api_expect(&r, 200);
     api_resp_free(&r);
     free(body);
@@ -365,17 +320,17 @@ Test(api_models, train_describe_download_predict_filter_delete)
     json_object_set_new(json_array_get(bad_rows, 1), "vol20", json_string("high"));
     json_object_set_new(json_array_get(bad_rows, 4), "colour", json_integer(1));
     body = json_dumps(bad_rows, JSON_COMPACT);
-    api_call(&srv, "POST", path, body, NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, body, NULL, NULL, &r);
     api_expect_field_error(&r, "rows[3].rsi14");
     api_expect_field_error(&r, "rows[1].vol20");
     api_expect_field_error(&r, "rows[4].colour");
     api_resp_free(&r);
     free(body);
     json_decref(bad_rows);
-    api_call(&srv, "POST", path, "[]", NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, "[]", NULL, NULL, &r);
     api_expect_field_error(&r, "rows");
     api_resp_free(&r);
-    api_call(&srv, "POST", path, "{\"rows\":[{}],\"extra\":1}", NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, "{\"rows\":[{}],\"extra\":1}", NULL, NULL, &r);
     api_expect_field_error(&r, "extra");
     api_resp_free(&r);
     /* more than 10,000 rows: 413 */
@@ -388,11 +343,11 @@ Test(api_models, train_describe_download_predict_filter_delete)
     }
     big[blen++] = ']';
     big[blen] = '\0';
-    api_call(&srv, "POST", path, big, NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, big, NULL, NULL, &r);
     api_expect_problem(&r, 413, "payload-too-large");
     api_resp_free(&r);
     free(big);
-    api_call(&srv, "POST", "/models/999999/predict", "[{}]", NULL, NULL, &r);
+    api_call(&stack.srv, "POST", "/models/999999/predict", "[{}]", NULL, NULL, &r);
     api_expect_problem(&r, 404, "not-found");
     api_resp_free(&r);
     json_decref(rows);
@@ -425,12 +380,12 @@ Test(api_models, train_describe_download_predict_filter_delete)
     wait_succeeded(mid, 60);
     /* threshold 0: the base run's orders, byte for byte */
     snprintf(path, sizeof path, "/backtests/%lld/orders?format=csv", base);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     char *base_orders = strdup(r.body);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/backtests/%lld/orders?format=csv", th0);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     cr_assert_str_eq(r.body, base_orders, "threshold 0 must trade like the unfiltered run");
     api_resp_free(&r);
@@ -440,7 +395,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
     cr_assert_gt(orders_rows(base), 0);
     /* in between: fewer entries, and the report says what happened */
     snprintf(path, sizeof path, "/runs/%lld/artifacts/performance_report_1d.md", mid);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     long entries = report_count(r.body, "| entry signals of the base strategy (warm-up bars included) ");
     long passed = report_count(r.body, "| passed (p ≥ threshold) ");
@@ -456,7 +411,7 @@ Test(api_models, train_describe_download_predict_filter_delete)
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *pp[] = { ids };
-    PGresult *ins = api_sql(db,
+    PGresult *ins = api_sql(stack.db,
                             "INSERT INTO runs (kind, status, params) VALUES ('sweep', 'queued', "
                             "jsonb_build_object('meta_filter', jsonb_build_object('model_id', $1::bigint))) "
                             "RETURNING id",
@@ -465,36 +420,36 @@ Test(api_models, train_describe_download_predict_filter_delete)
     snprintf(waiting, sizeof waiting, "%s", PQgetvalue(ins, 0, 0));
     PQclear(ins);
     snprintf(path, sizeof path, "/models/%lld", id);
-    api_call(&srv, "DELETE", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "DELETE", path, NULL, NULL, NULL, &r);
     api_expect_problem(&r, 409, "conflict");
     api_resp_free(&r);
     const char *wp[] = { waiting };
-    PQclear(api_sql(db, "DELETE FROM runs WHERE id = $1::bigint", 1, wp));
-    api_call(&srv, "DELETE", path, NULL, NULL, NULL, &r);
+    PQclear(api_sql(stack.db, "DELETE FROM runs WHERE id = $1::bigint", 1, wp));
+    api_call(&stack.srv, "DELETE", path, NULL, NULL, NULL, &r);
     api_expect(&r, 204);
     api_resp_free(&r);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect_problem(&r, 404, "not-found");
     api_resp_free(&r);
-    api_call(&srv, "DELETE", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "DELETE", path, NULL, NULL, NULL, &r);
     api_expect_problem(&r, 404, "not-found");
     api_resp_free(&r);
     snprintf(path, sizeof path, "/models/%lld/predict", id);
-    api_call(&srv, "POST", path, "[{}]", NULL, NULL, &r);
+    api_call(&stack.srv, "POST", path, "[{}]", NULL, NULL, &r);
     api_expect_problem(&r, 404, "not-found");
     api_resp_free(&r);
-    cr_assert_eq(api_sql_int(db, "SELECT count(*) FROM dataset_rows WHERE dataset_id = $1::bigint", 1, pp), 0);
-    cr_assert_eq(api_sql_int(db, "SELECT count(*) FROM datasets WHERE id = $1::bigint", 1, pp), 0);
+    cr_assert_eq(api_sql_int(stack.db, "SELECT count(*) FROM dataset_rows WHERE dataset_id = $1::bigint", 1, pp), 0);
+    cr_assert_eq(api_sql_int(stack.db, "SELECT count(*) FROM datasets WHERE id = $1::bigint", 1, pp), 0);
     /* the run stays, with its report; the dataset and model files are gone */
     snprintf(path, sizeof path, "/runs/%lld/artifacts", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     cr_assert(strstr(r.body, "ml_training_report.md"));
     cr_assert_null(strstr(r.body, "meta_model.json"));
     cr_assert_null(strstr(r.body, "dataset_"));
     api_resp_free(&r);
     /* and a backtest can no longer name it */
-    api_call(&srv, "POST", "/backtests", bt, NULL, NULL, &r);
+    api_call(&stack.srv, "POST", "/backtests", bt, NULL, NULL, &r);
     api_expect_field_error(&r, "meta_filter.model_id");
     api_resp_free(&r);
     down();
@@ -505,12 +460,12 @@ Test(api_models, ml_job_through_post_runs)
     struct api_resp r;
     char path[96];
     up("api_ml_job");
-    double t0 = now_s();
+    double t0 = api_now_s();
     long long id = post("/runs", "{\"job\":\"ML_JOB\"}", "/runs/");
     wait_succeeded(id, 240);
-    fprintf(stderr, "ML_JOB (200 synthetic symbols, 300 rounds, 5 folds) through the API: %.2f s\n", now_s() - t0);
+    fprintf(stderr, "ML_JOB (200 synthetic symbols, 300 rounds, 5 folds) through the API: %.2f s\n", api_now_s() - t0);
     snprintf(path, sizeof path, "/runs/%lld/profile", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     json_t *prof = api_json(&r);
     api_resp_free(&r);
@@ -527,13 +482,13 @@ Test(api_models, ml_job_through_post_runs)
                                          "trend_baseline_meta_model.json" };
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "/runs/%lld/artifacts/%s", id, files[i]);
-        api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
         api_expect(&r, 200);
         cr_assert_gt(r.len, 100);
         api_resp_free(&r);
     }
     snprintf(path, sizeof path, "/models/%lld", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     json_t *m = api_json(&r);
     cr_assert_str_eq(json_string_value(json_object_get(m, "status")), "trained");

@@ -22,10 +22,7 @@
 #error "TB_WORKER_BIN must be defined by CMake"
 #endif
 
-static struct tb_server srv;
-static PGconn *db;
-static pid_t worker;
-static char schema[64], worker_log[256], outdir[256];
+static struct api_stack stack;
 
 static void init(void)
 {
@@ -34,20 +31,7 @@ static void init(void)
 
 static void fini(void)
 {
-    if (worker > 0) {
-        kill(worker, SIGKILL);
-        harness_wait(worker, 5000);
-        worker = 0;
-    }
-    harness_server_kill(&srv);
-    api_schema_leave(db, schema);
-    db = NULL;
-    if (outdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", outdir);
-    }
+    api_stack_fini(&stack);
     curl_global_cleanup();
 }
 
@@ -55,65 +39,33 @@ TestSuite(api_sweep, .init = init, .fini = fini, .timeout = 240);
 
 static void up(int with_worker)
 {
-    const char *url = harness_db_url_or_skip();
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    db = api_schema_enter("api_sweep", schema, sizeof schema);
-    cr_assert_eq(harness_server_start(&srv, NULL, NULL), 0, "tradebench-server did not start");
-    snprintf(outdir, sizeof outdir, "%s/tb-it-sweep-%ld", tmp, (long)getpid());
-    if (!with_worker)
-        return;
-    snprintf(worker_log, sizeof worker_log, "%s/tb-it-sweep-worker-%ld.log", tmp, (long)getpid());
-    char dburl[1024];
-    snprintf(dburl, sizeof dburl, "TB_DATABASE_URL=%s", url);
-    const char *env[] = { dburl, "TB_WORKER_CONCURRENCY=1", "TB_WORKER_ML_THREADS=2", "TB_LOG_LEVEL=info",
-                          "TB_DATA=", NULL };
-    char *argv[] = { (char *)TB_WORKER_BIN, NULL };
-    worker = harness_spawn(TB_WORKER_BIN, argv, env, worker_log);
-    cr_assert_gt(worker, 0);
+    api_stack_up(&stack, "sweep",
+                 with_worker ? (const char *const[]){ "TB_WORKER_CONCURRENCY=1", "TB_WORKER_ML_THREADS=2", NULL }
+                             : NULL);
 }
 
 static void down(void)
 {
-    if (worker > 0) {
-        kill(worker, SIGTERM);
-        int wrc = harness_wait(worker, 20000);
-        worker = 0;
-        if (wrc != 0) {
-            char *log = harness_slurp(worker_log);
-            fprintf(stderr, "---- worker log ----\n%s\n", log ? log : "");
-            free(log);
-        }
-        cr_assert_eq(wrc, 0, "tradebench-worker exit status %d after SIGTERM", wrc);
-        unlink(worker_log);
-    }
-    int rc = harness_server_stop(&srv);
-    cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    api_stack_down(&stack);
 }
 
 /* Poll GET /backtests/{id} until the run is final; returns it. */
 static json_t *poll_sweep(long long id, double timeout_s)
 {
     char path[64];
-    double t0 = now_s();
+    double t0 = api_now_s();
     snprintf(path, sizeof path, "/backtests/%lld", id);
     for (;;) {
         struct api_resp r;
-        api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
         api_expect(&r, 200);
         json_t *run = api_json(&r);
         api_resp_free(&r);
         const char *st = json_string_value(json_object_get(run, "status"));
         if (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
             return run;
-        if (now_s() - t0 > timeout_s) {
-            char *log = harness_slurp(worker_log);
+        if (api_now_s() - t0 > timeout_s) {
+            char *log = harness_slurp(stack.worker_log);
             cr_assert_fail("sweep %lld still %s after %.0f s; worker log:\n%s", id, st, timeout_s, log ? log : "");
         }
         json_decref(run);
@@ -127,7 +79,7 @@ Test(api_sweep, grid_over_http_ranked_table_and_cli_identical_csv)
     struct api_resp r;
     char path[160];
     up(1);
-    api_call(&srv, "POST", "/backtests",
+    api_call(&stack.srv, "POST", "/backtests",
              "{\"strategy\":\"trend_baseline\",\"data\":\"synthetic\",\"universe\":20,\"last_bars\":400,"
              "\"grid\":{\"fast\":[5,10,30],\"slow\":[20,40]}}",
              NULL, NULL, &r);
@@ -144,9 +96,9 @@ Test(api_sweep, grid_over_http_ranked_table_and_cli_identical_csv)
     /* the same sweep through the command line */
     char *argv[] = { (char *)TB_CLI_BIN, "backtest", "--data", "synthetic", "--strategy", "trend_baseline",
                      "--symbols", "20", "--last-bars", "400", "--grid", "fast=5,10,30", "--grid", "slow=20,40",
-                     "--out", outdir, NULL };
+                     "--out", stack.outdir, NULL };
     char clilog[300];
-    snprintf(clilog, sizeof clilog, "%s.cli.log", outdir);
+    snprintf(clilog, sizeof clilog, "%s.cli.log", stack.outdir);
     const char *env[] = { "TB_DATA=", NULL };
     int crc = harness_wait(harness_spawn(TB_CLI_BIN, argv, env, clilog), 120000);
     cr_assert_eq(crc, 0, "tradebench --grid exit %d", crc);
@@ -184,15 +136,15 @@ Test(api_sweep, grid_over_http_ranked_table_and_cli_identical_csv)
 
     /* artifacts: listed, the CSV byte-identical to the CLI's, the report with its heat map */
     snprintf(path, sizeof path, "/runs/%lld/artifacts", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     cr_expect(strstr(r.body, "sweep_results.csv") && strstr(r.body, "sweep_report.md"), "%s", r.body);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/sweep_results.csv", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     char file[400];
-    snprintf(file, sizeof file, "%s/sweep_results.csv", outdir);
+    snprintf(file, sizeof file, "%s/sweep_results.csv", stack.outdir);
     char *want = harness_slurp(file);
     cr_assert_not_null(want);
     cr_expect(r.len == strlen(want) && !memcmp(r.body, want, r.len), "HTTP CSV differs from the CLI's:\n%s\n---\n%s",
@@ -200,7 +152,7 @@ Test(api_sweep, grid_over_http_ranked_table_and_cli_identical_csv)
     free(want);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/sweep_report.md", id);
-    api_call(&srv, "GET", path, NULL, NULL, NULL, &r);
+    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     cr_expect(strstr(r.body, "## Sharpe heat map (fast × slow)") != NULL, "%.300s", r.body);
     api_resp_free(&r);
@@ -209,9 +161,9 @@ Test(api_sweep, grid_over_http_ranked_table_and_cli_identical_csv)
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *p1[1] = { ids };
-    cr_expect_eq(api_sql_int(db, "SELECT count(*) FROM sweep_members WHERE run_id = $1", 1, p1), 5);
-    cr_expect_eq(api_sql_int(db, "SELECT n_skipped FROM sweeps WHERE run_id = $1", 1, p1), 1);
-    api_call(&srv, "GET", "/runs?kind=sweep", NULL, NULL, NULL, &r);
+    cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM sweep_members WHERE run_id = $1", 1, p1), 5);
+    cr_expect_eq(api_sql_int(stack.db, "SELECT n_skipped FROM sweeps WHERE run_id = $1", 1, p1), 1);
+    api_call(&stack.srv, "GET", "/runs?kind=sweep", NULL, NULL, NULL, &r);
     api_expect(&r, 200);
     cr_expect(strstr(r.body, want_loc) != NULL, "%.300s", r.body);
     api_resp_free(&r);
@@ -222,18 +174,18 @@ Test(api_sweep, grid_errors_name_the_field)
 {
     struct api_resp r;
     up(0);
-    api_call(&srv, "POST", "/backtests", "{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[5,0]}}", NULL, NULL,
+    api_call(&stack.srv, "POST", "/backtests", "{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[5,0]}}", NULL, NULL,
              &r);
     api_expect_field_error(&r, "grid.fast[1]");
     api_resp_free(&r);
-    api_call(&srv, "POST", "/backtests", "{\"strategy\":\"trend_baseline\",\"grid\":{\"width\":[5]}}", NULL, NULL,
+    api_call(&stack.srv, "POST", "/backtests", "{\"strategy\":\"trend_baseline\",\"grid\":{\"width\":[5]}}", NULL, NULL,
              &r);
     api_expect_field_error(&r, "grid.width");
     api_resp_free(&r);
-    api_call(&srv, "POST", "/backtests", "{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[60],\"slow\":[20]}}",
+    api_call(&stack.srv, "POST", "/backtests", "{\"strategy\":\"trend_baseline\",\"grid\":{\"fast\":[60],\"slow\":[20]}}",
              NULL, NULL, &r);
     api_expect_field_error(&r, "grid");
     api_resp_free(&r);
-    cr_expect_eq(api_sql_int(db, "SELECT count(*) FROM runs", 0, NULL), 0, "no run stored for a bad grid");
+    cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM runs", 0, NULL), 0, "no run stored for a bad grid");
     down();
 }
