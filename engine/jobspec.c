@@ -51,7 +51,7 @@ void jobspec_free(tb_jobspec *s)
 
 static const char *const bt_fields[] = {
     "strategy", "params", "freq", "data", "symbols", "universe", "start", "end", "last_bars", "capital",
-    "costs", "max_weight", "rebalance_band", "meta_filter", "seed", "grid", NULL,
+    "costs", "max_weight", "rebalance_band", "meta_filter", "seed", "grid", "chunk_size", NULL,
 };
 
 static int known(const char *const *list, const char *k)
@@ -425,6 +425,13 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
     }
     js_meta_filter(body, c, def, e);
     js_grid(body, out, def, e);
+    json_t *cs = json_object_get(body, "chunk_size");
+    if (cs && !json_is_null(cs)) {
+        long long chunk = 0;
+        json_t *g = json_object_get(body, "grid");
+        if (!g || json_is_null(g)) js_add(e, "chunk_size", "only a sweep (a body with a grid) is split into chunks");
+        else if (get_int(body, "chunk_size", 1, SWEEP_MAX_MEMBERS, &chunk, e) == 0) out->chunk_size = (size_t)chunk;
+    }
 
     if (e->n) {
         free((void *)c->symbols);
@@ -459,6 +466,7 @@ int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *e)
             json_object_set_new(gj, dm->name, a);
         }
         json_object_set_new(n, "grid", gj);
+        if (out->chunk_size) json_object_set_new(n, "chunk_size", json_integer((json_int_t)out->chunk_size));
         out->job = JS_JOB_SWEEP;
     }
     js_adopt(out, n);

@@ -54,6 +54,9 @@ typedef struct tb_jobspec {
     int with_targets;            /* EOD_SMALL writes targets_<f>.csv */
     js_ml ml;                    /* ML_JOB and JS_JOB_MODEL only */
     tb_sweep_grid grid;          /* JS_JOB_SWEEP only (owned): bt.strategy holds the parameters not in it */
+    size_t chunk_size;           /* JS_JOB_SWEEP: "chunk_size", valid members per chunk run; 0 = the server's default */
+    size_t member_lo, member_hi; /* a chunk run: only valid members [lo, hi) run (hi 0: all); set by the
+                                    worker from the chunk's row, never from JSON */
     json_t *normalized;          /* owned: the params to store (defaults filled) */
 } tb_jobspec;
 
@@ -67,7 +70,9 @@ typedef struct tb_jobspec {
  * "params", values numbers within the parameter's bounds (errors name
  * "grid.fast[2]"), at most SWEEP_MAX_MEMBERS combinations of which at least
  * one the strategy accepts (the others are skipped when it runs); no
- * meta_filter. */
+ * meta_filter. An optional "chunk_size" (1..SWEEP_MAX_MEMBERS, only with a
+ * grid) sets chunk_size: the service splits a sweep with more valid
+ * combinations than that into chunk runs. */
 int jobspec_from_backtest_json(json_t *body, tb_jobspec *out, js_errors *errs);
 
 /* Validate a model-training body (POST /models): the data fields of a

@@ -477,7 +477,7 @@ static int sweep_rank_cmp(const void *pa, const void *pb)
     return a->combo < b->combo ? -1 : a->combo > b->combo;
 }
 
-static void sweep_rank(tb_sweep_result *r)
+void sweep_rank(tb_sweep_result *r)
 {
     size_t n = r->n_members;
     sweep_rank_item *it = xmalloc(xmul(n ? n : 1, sizeof *it));
@@ -489,6 +489,27 @@ static void sweep_rank(tb_sweep_result *r)
         r->members[it[j].member].rank = j + 1;
     }
     free(it);
+}
+
+/* ---- the plan (expansion only) -------------------------------------------------------- */
+
+int sweep_plan(const tb_strategy_params *base, const tb_sweep_grid *g, tb_sweep_result *out, tb_error *err)
+{
+    static const tb_metrics undefined = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    memset(out, 0, sizeof *out);
+    out->def = base->def;
+    sweep_grid_copy(&out->grid, g);
+    sweep_expand(base, g, out);
+    out->n_valid = out->n_members;
+    if (out->n_members == 0) {
+        tb_fail_field(err, TB_EINVAL, "grid", "no valid combination in the grid (%zu skipped: %s)", out->n_skipped,
+                      out->skip_reason);
+        sweep_result_free(out);
+        return -1;
+    }
+    for (size_t j = 0; j < out->n_members; j++) out->members[j].metrics = undefined;
+    out->threads = 1;
+    return 0;
 }
 
 /* ---- the run ------------------------------------------------------------------------ */
@@ -532,6 +553,12 @@ static size_t sweep_batch_keys(const tb_sweep_member *mb, size_t lo, size_t *hi,
 int sweep_run(const tb_backtest_config *c, const tb_sweep_grid *g, int threads, const tb_hooks *hooks,
               tb_sweep_result *out, tb_error *err)
 {
+    return sweep_run_range(c, g, 0, SIZE_MAX, threads, hooks, out, err);
+}
+
+int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t lo_member, size_t hi_member,
+                    int threads, const tb_hooks *hooks, tb_sweep_result *out, tb_error *err)
+{
     memset(out, 0, sizeof *out);
     double t_all = stage_now();
     if (c->start > c->end) return tb_fail_field(err, TB_EINVAL, "start", "start is after end");
@@ -546,6 +573,19 @@ int sweep_run(const tb_backtest_config *c, const tb_sweep_grid *g, int threads, 
                       out->skip_reason);
         sweep_result_free(out);
         return -1;
+    }
+    out->n_valid = out->n_members;
+    if (hi_member > out->n_members) hi_member = out->n_members;
+    if (lo_member >= hi_member) {
+        tb_fail_field(err, TB_EINVAL, "grid", "member range [%zu, %zu) is outside the grid's %zu valid combinations",
+                      lo_member, hi_member, out->n_valid);
+        sweep_result_free(out);
+        return -1;
+    }
+    if (lo_member > 0 || hi_member < out->n_members) { /* a chunk: only these members run */
+        memmove(out->members, out->members + lo_member, (hi_member - lo_member) * sizeof *out->members);
+        out->n_members = hi_member - lo_member;
+        out->first_member = lo_member;
     }
     out->threads = threads = sweep_threads(threads, out->n_members);
 

@@ -15,7 +15,13 @@
  * A combination the strategy rejects (trend_baseline's fast >= slow) is
  * skipped and counted; a value outside a parameter's bounds, a name that is
  * not a parameter, or a grid over SWEEP_MAX_MEMBERS combinations is an error
- * naming the field ("grid.fast[2]"). Never prints, never exits. */
+ * naming the field ("grid.fast[2]"). Never prints, never exits.
+ *
+ * A sweep split over several processes (the service's chunk runs) runs
+ * sweep_run_range() per chunk — a range of the valid members, in grid
+ * order — and puts the pieces back together with sweep_plan() (the same
+ * expansion, nothing loaded), the members' metrics and sweep_rank(): the
+ * ranked table and the artifacts are then those of one sweep_run(). */
 #ifndef TB_SWEEP_H
 #define TB_SWEEP_H
 #include <jansson.h>
@@ -64,7 +70,9 @@ typedef struct tb_sweep_result {
     size_t n_combinations;     /* grid size */
     size_t n_skipped;          /* combinations the strategy rejected */
     char skip_reason[192];     /* why the first of them was rejected ("" when none) */
-    size_t n_members;          /* the valid combinations, run */
+    size_t n_members;          /* the valid combinations, run (of a range: the range's) */
+    size_t n_valid;            /* valid combinations in the whole grid (n_members unless a range ran) */
+    size_t first_member;       /* a range: the valid member members[0] is (0 otherwise) */
     tb_sweep_member *members;  /* in grid order */
     size_t *ranked;            /* member indices, best first */
     size_t n_symbols, T;       /* universe size and panel length */
@@ -75,6 +83,12 @@ typedef struct tb_sweep_result {
     double members_s;          /* wall seconds of the member phase */
     double total_s;            /* wall seconds of the whole sweep, load included */
     tb_stage_list stages;      /* load_data, panel, cost_stats, prices, signals, members, rank */
+    /* A sweep assembled from chunk runs (0 / 0.0 otherwise): the report
+     * adds a line with these; members_s, stages and total_s are then sums
+     * over the chunks and threads the largest chunk's. */
+    size_t n_chunks;           /* chunk runs */
+    size_t n_workers;          /* distinct workers that ran them */
+    double chunks_wall_s;      /* first chunk claimed .. last chunk stored */
 } tb_sweep_result;
 
 /* Run the sweep of base (its strategy, data, range, costs; its strategy
@@ -84,6 +98,22 @@ typedef struct tb_sweep_result {
  * is checked between members. On success fills *out (sweep_result_free). */
 int sweep_run(const tb_backtest_config *base, const tb_sweep_grid *g, int threads, const tb_hooks *hooks,
               tb_sweep_result *out, tb_error *err);
+/* sweep_run() over the valid members [lo, hi) only (in grid order; hi is
+ * clamped to their count, lo must be below it): out->members holds those
+ * hi - lo members (n_members), first_member = lo, n_valid = all valid
+ * members of the grid; ranks are within the range. A member's metrics do
+ * not depend on the range it ran in. */
+int sweep_run_range(const tb_backtest_config *base, const tb_sweep_grid *g, size_t lo, size_t hi, int threads,
+                    const tb_hooks *hooks, tb_sweep_result *out, tb_error *err);
+/* The expansion alone, nothing loaded or run: def, a copy of g,
+ * n_combinations, n_skipped, skip_reason, and every valid member's params
+ * and combo (metrics NaN, rank 0); n_members = n_valid. -1 with err (naming
+ * "grid") when no combination is valid. sweep_result_free() it. */
+int sweep_plan(const tb_strategy_params *base, const tb_sweep_grid *g, tb_sweep_result *out, tb_error *err);
+/* Rank r->members (Sharpe descending, undefined last, ties by grid
+ * position) into r->ranked and each member's rank: what sweep_run() does
+ * last, for a result assembled from chunks. */
+void sweep_rank(tb_sweep_result *r);
 void sweep_result_free(tb_sweep_result *r);
 
 /* ---- artifacts (sweep_report.c) ------------------------------------------------- */
@@ -102,5 +132,8 @@ int sweep_write_report(FILE *f, const tb_sweep_result *r, const tb_backtest_conf
  *  (grid position), "params", the ranked columns, "metrics" (all of §5)}]}
  * — a new reference. */
 json_t *sweep_to_json(const tb_sweep_result *r);
+/* The inverse of a member's "metrics" object (metrics_to_json): every
+ * SPEC §5 metric by name, NaN when null or absent. */
+void sweep_metrics_from_json(const json_t *o, tb_metrics *out);
 
 #endif

@@ -1,7 +1,9 @@
 /* sweep_report.c — a sweep's artifacts (see sweep.h): the ranked table as
  * CSV (numbers that round-trip, like every CSV artifact) and as JSON, and the
  * markdown report with the Sharpe heat map of a 2-D grid. Reads a finished
- * tb_sweep_result only; writes to any FILE*. */
+ * tb_sweep_result only (one sweep_run(), or one assembled from chunk runs);
+ * writes to any FILE*. Also the inverse of a member's metrics object, for
+ * that assembly. */
 #include <math.h>
 #include <string.h>
 
@@ -113,6 +115,19 @@ json_t *sweep_to_json(const tb_sweep_result *r)
     return o;
 }
 
+void sweep_metrics_from_json(const json_t *o, tb_metrics *out)
+{
+    double *slot[15] = {&out->total_return, &out->cagr,       &out->volatility,
+                        &out->sharpe,       &out->sortino,    &out->max_drawdown,
+                        &out->max_drawdown_duration, &out->calmar, &out->turnover,
+                        &out->exposure,     &out->n_orders,   &out->total_costs,
+                        &out->hit_rate,     &out->beta,       &out->correlation};
+    for (size_t k = 0; k < 15; k++) {
+        json_t *v = json_object_get(o, metrics_names[k]);
+        *slot[k] = json_is_number(v) ? json_number_value(v) : NAN;
+    }
+}
+
 static void md_num(FILE *f, double x, const char *fmt)
 {
     if (isfinite(x)) fprintf(f, fmt, x);
@@ -202,6 +217,9 @@ int sweep_write_report(FILE *f, const tb_sweep_result *r, const tb_backtest_conf
     fprintf(f, "| whole sweep | %.1f ms (load %.1f, panel %.1f, cost statistics %.1f, prices %.1f, signals %.1f) |\n",
             r->total_s * 1e3, stage_s(r, "load_data") * 1e3, stage_s(r, "panel") * 1e3, stage_s(r, "cost_stats") * 1e3,
             stage_s(r, "prices") * 1e3, stage_s(r, "signals") * 1e3);
+    if (r->n_chunks) /* assembled from chunk runs: the lines above are sums over the chunks */
+        fprintf(f, "| chunks | %zu chunk runs on %zu worker%s; %.1f s from the first claim to the last chunk stored |\n",
+                r->n_chunks, r->n_workers, r->n_workers == 1 ? "" : "s", r->chunks_wall_s);
 
     fputs("\n## Ranked by Sharpe\n\n| rank |", f);
     for (size_t d = 0; d < r->grid.n_dims; d++) fprintf(f, " %s |", r->grid.dim[d].name);
