@@ -4,17 +4,17 @@
  * sized once per job (the full float32 matrix, one train and one test
  * gather buffer reused by every fold); nothing is allocated per row. The
  * permutation RNG is splitmix64 seeded from the training seed, the fold and
- * the feature, so importances are reproducible. Never touches files. */
+ * the feature, so importances are reproducible. XGBoost and OpenBLAS are
+ * called through mllib's tables (loaded on first use). Never touches files. */
 #include "ml_train.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xgboost/c_api.h>
 
+#include "mllib.h"
 #include "numfmt.h"
 #include "xalloc.h"
 
@@ -135,34 +135,37 @@ int ml_train_params_validate(const ml_train_params *p, tb_error *err)
 /* ------------------------------------------------------------ XGBoost wrappers */
 
 struct ml_model {
-    BoosterHandle b;  /* owned booster */
+    const mllib_xgb_fns *xgb;  /* the library that made b */
+    BoosterHandle b;           /* owned booster */
 };
 
-static int xgb_fail(tb_error *err, const char *what)
+static int xgb_fail(const mllib_xgb_fns *xgb, tb_error *err, const char *what)
 {
-    const char *m = XGBGetLastError();
+    const char *m = xgb->XGBGetLastError();
     return tb_fail(err, TB_EINTERNAL, "xgboost %s failed: %s", what, m && *m ? m : "(no message)");
 }
 
 /* A DMatrix over n rows of X; labels when y != NULL. */
-static int make_dmatrix(const float *X, size_t n, const uint8_t *y, int nthread, DMatrixHandle *out, tb_error *err)
+static int make_dmatrix(const mllib_xgb_fns *xgb, const float *X, size_t n, const uint8_t *y, int nthread,
+                        DMatrixHandle *out, tb_error *err)
 {
     *out = NULL;
     DMatrixHandle h = NULL;
-    if (XGDMatrixCreateFromMat_omp(X, (bst_ulong)n, NF, NAN, &h, nthread)) return xgb_fail(err, "XGDMatrixCreateFromMat");
-    if (XGDMatrixSetStrFeatureInfo(h, "feature_name", (const char **)ml_feature_names, NF)) {
-        xgb_fail(err, "XGDMatrixSetStrFeatureInfo");
-        XGDMatrixFree(h);
+    if (xgb->XGDMatrixCreateFromMat_omp(X, (bst_ulong)n, NF, NAN, &h, nthread))
+        return xgb_fail(xgb, err, "XGDMatrixCreateFromMat");
+    if (xgb->XGDMatrixSetStrFeatureInfo(h, "feature_name", (const char **)ml_feature_names, NF)) {
+        xgb_fail(xgb, err, "XGDMatrixSetStrFeatureInfo");
+        xgb->XGDMatrixFree(h);
         return -1;
     }
     if (y) {
         float *yf = xmalloc(xmul(n ? n : 1, sizeof *yf));
         for (size_t i = 0; i < n; i++) yf[i] = y[i] ? 1.0f : 0.0f;
-        int rc = XGDMatrixSetFloatInfo(h, "label", yf, (bst_ulong)n);
+        int rc = xgb->XGDMatrixSetFloatInfo(h, "label", yf, (bst_ulong)n);
         free(yf);
         if (rc) {
-            xgb_fail(err, "XGDMatrixSetFloatInfo(label)");
-            XGDMatrixFree(h);
+            xgb_fail(xgb, err, "XGDMatrixSetFloatInfo(label)");
+            xgb->XGDMatrixFree(h);
             return -1;
         }
     }
@@ -170,16 +173,16 @@ static int make_dmatrix(const float *X, size_t n, const uint8_t *y, int nthread,
     return 0;
 }
 
-static int set_param(BoosterHandle b, const char *k, const char *v, tb_error *err)
+static int set_param(const mllib_xgb_fns *xgb, BoosterHandle b, const char *k, const char *v, tb_error *err)
 {
-    if (XGBoosterSetParam(b, k, v)) {
-        const char *m = XGBGetLastError();
+    if (xgb->XGBoosterSetParam(b, k, v)) {
+        const char *m = xgb->XGBGetLastError();
         return tb_fail_field(err, TB_EINVAL, k, "xgboost rejected parameter %s=%s: %s", k, v, m ? m : "");
     }
     return 0;
 }
 
-static int set_params(BoosterHandle b, const ml_train_params *p, tb_error *err)
+static int set_params(const mllib_xgb_fns *xgb, BoosterHandle b, const ml_train_params *p, tb_error *err)
 {
     char v[8][40];
     snprintf(v[0], sizeof v[0], "%d", p->max_bin);
@@ -190,13 +193,14 @@ static int set_params(BoosterHandle b, const ml_train_params *p, tb_error *err)
     nf_double(v[5], p->min_child_weight);
     snprintf(v[6], sizeof v[6], "%lld", (long long)p->seed);
     snprintf(v[7], sizeof v[7], "%d", p->nthread);
-    if (set_param(b, "objective", "binary:logistic", err) || set_param(b, "tree_method", p->tree_method, err) ||
-        set_param(b, "max_bin", v[0], err) || set_param(b, "max_depth", v[1], err) || set_param(b, "eta", v[2], err) ||
-        set_param(b, "subsample", v[3], err) || set_param(b, "colsample_bytree", v[4], err) ||
-        set_param(b, "min_child_weight", v[5], err) || set_param(b, "seed", v[6], err) ||
-        set_param(b, "nthread", v[7], err) || set_param(b, "verbosity", "0", err) ||
-        set_param(b, "validate_parameters", "1", err))
-        return -1;
+    const struct { const char *k, *v; } kv[] = { /* in this order */
+        {"objective", "binary:logistic"}, {"tree_method", p->tree_method}, {"max_bin", v[0]},
+        {"max_depth", v[1]},              {"eta", v[2]},                   {"subsample", v[3]},
+        {"colsample_bytree", v[4]},       {"min_child_weight", v[5]},      {"seed", v[6]},
+        {"nthread", v[7]},                {"verbosity", "0"},              {"validate_parameters", "1"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        if (set_param(xgb, b, kv[i].k, kv[i].v, err)) return -1;
     return 0;
 }
 
@@ -206,22 +210,24 @@ int ml_model_train(const float *X, const uint8_t *y, size_t n, const ml_train_pa
     *out = NULL;
     if (ml_train_params_validate(p, err)) return -1;
     if (n == 0) return tb_fail_field(err, TB_EINVAL, "dataset", "no training rows");
+    const mllib_xgb_fns *xgb = mllib_xgb(err);
+    if (!xgb) return -1;
     int rc = -1;
     DMatrixHandle d = NULL;
     BoosterHandle b = NULL;
-    if (make_dmatrix(X, n, y, p->nthread, &d, err)) goto out;
-    if (XGBoosterCreate(&d, 1, &b)) {
-        xgb_fail(err, "XGBoosterCreate");
+    if (make_dmatrix(xgb, X, n, y, p->nthread, &d, err)) goto out;
+    if (xgb->XGBoosterCreate(&d, 1, &b)) {
+        xgb_fail(xgb, err, "XGBoosterCreate");
         goto out;
     }
-    if (set_params(b, p, err)) goto out;
-    if (XGBoosterSetStrFeatureInfo(b, "feature_name", (const char **)ml_feature_names, NF)) {
-        xgb_fail(err, "XGBoosterSetStrFeatureInfo");
+    if (set_params(xgb, b, p, err)) goto out;
+    if (xgb->XGBoosterSetStrFeatureInfo(b, "feature_name", (const char **)ml_feature_names, NF)) {
+        xgb_fail(xgb, err, "XGBoosterSetStrFeatureInfo");
         goto out;
     }
     for (int it = 0; it < p->n_rounds; it++) {
-        if (XGBoosterUpdateOneIter(b, it, d)) {
-            xgb_fail(err, "XGBoosterUpdateOneIter");
+        if (xgb->XGBoosterUpdateOneIter(b, it, d)) {
+            xgb_fail(xgb, err, "XGBoosterUpdateOneIter");
             goto out;
         }
         if (hooks_cancelled(hooks)) {
@@ -230,12 +236,13 @@ int ml_model_train(const float *X, const uint8_t *y, size_t n, const ml_train_pa
         }
     }
     *out = xmalloc(sizeof **out);
+    (*out)->xgb = xgb;
     (*out)->b = b;
     b = NULL;
     rc = 0;
 out:
-    if (b) XGBoosterFree(b);
-    if (d) XGDMatrixFree(d);
+    if (b) xgb->XGBoosterFree(b);
+    if (d) xgb->XGDMatrixFree(d);
     return rc;
 }
 
@@ -244,21 +251,22 @@ int ml_model_predict(ml_model *m, const float *X, size_t n, double *prob, tb_err
     if (n == 0) return 0;
     static const char cfg[] =
         "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false}";
+    const mllib_xgb_fns *xgb = m->xgb;
     DMatrixHandle d = NULL;
-    if (make_dmatrix(X, n, NULL, 1, &d, err)) return -1;
+    if (make_dmatrix(xgb, X, n, NULL, 1, &d, err)) return -1;
     const bst_ulong *shape = NULL;
     bst_ulong dim = 0;
     const float *res = NULL;
     int rc = 0;
-    if (XGBoosterPredictFromDMatrix(m->b, d, cfg, &shape, &dim, &res)) {
-        rc = xgb_fail(err, "XGBoosterPredictFromDMatrix");
+    if (xgb->XGBoosterPredictFromDMatrix(m->b, d, cfg, &shape, &dim, &res)) {
+        rc = xgb_fail(xgb, err, "XGBoosterPredictFromDMatrix");
     } else if (dim < 1 || shape[0] != (bst_ulong)n) {
         rc = tb_fail(err, TB_EINTERNAL, "xgboost returned %llu predictions for %zu rows",
                      dim ? (unsigned long long)shape[0] : 0ULL, n);
     } else {
         for (size_t i = 0; i < n; i++) prob[i] = (double)res[i];
     }
-    XGDMatrixFree(d);
+    xgb->XGDMatrixFree(d);
     return rc;
 }
 
@@ -282,8 +290,8 @@ static int feature_score(ml_model *m, const char *type, double *out, tb_error *e
     const char **names = NULL;
     const bst_ulong *shape = NULL;
     const float *scores = NULL;
-    if (XGBoosterFeatureScore(m->b, cfg, &nfeat, &names, &dim, &shape, &scores))
-        return xgb_fail(err, "XGBoosterFeatureScore");
+    if (m->xgb->XGBoosterFeatureScore(m->b, cfg, &nfeat, &names, &dim, &shape, &scores))
+        return xgb_fail(m->xgb, err, "XGBoosterFeatureScore");
     for (size_t k = 0; k < NF; k++) out[k] = 0.0;
     for (bst_ulong i = 0; i < nfeat; i++) {
         long k = feature_index(names[i]);
@@ -305,7 +313,8 @@ int ml_model_save_json(ml_model *m, char **buf, size_t *len, tb_error *err)
     *len = 0;
     bst_ulong n = 0;
     const char *p = NULL;
-    if (XGBoosterSaveModelToBuffer(m->b, "{\"format\": \"json\"}", &n, &p)) return xgb_fail(err, "XGBoosterSaveModelToBuffer");
+    if (m->xgb->XGBoosterSaveModelToBuffer(m->b, "{\"format\": \"json\"}", &n, &p))
+        return xgb_fail(m->xgb, err, "XGBoosterSaveModelToBuffer");
     *buf = xmalloc((size_t)n + 1);
     memcpy(*buf, p, (size_t)n);
     (*buf)[n] = 0;
@@ -316,21 +325,24 @@ int ml_model_save_json(ml_model *m, char **buf, size_t *len, tb_error *err)
 int ml_model_load_json(const char *buf, size_t len, int nthread, ml_model **out, tb_error *err)
 {
     *out = NULL;
+    const mllib_xgb_fns *xgb = mllib_xgb(err);
+    if (!xgb) return -1;
     BoosterHandle b = NULL;
     char nt[16];
     snprintf(nt, sizeof nt, "%d", nthread < 1 ? 1 : nthread);
-    if (XGBoosterCreate(NULL, 0, &b)) return xgb_fail(err, "XGBoosterCreate");
-    if (XGBoosterLoadModelFromBuffer(b, buf, (bst_ulong)len)) {
-        const char *m = XGBGetLastError();
+    if (xgb->XGBoosterCreate(NULL, 0, &b)) return xgb_fail(xgb, err, "XGBoosterCreate");
+    if (xgb->XGBoosterLoadModelFromBuffer(b, buf, (bst_ulong)len)) {
+        const char *m = xgb->XGBGetLastError();
         tb_fail_field(err, TB_EINVAL, "model", "not an XGBoost model: %s", m ? m : "");
-        XGBoosterFree(b);
+        xgb->XGBoosterFree(b);
         return -1;
     }
-    if (set_param(b, "nthread", nt, err)) {
-        XGBoosterFree(b);
+    if (set_param(xgb, b, "nthread", nt, err)) {
+        xgb->XGBoosterFree(b);
         return -1;
     }
     *out = xmalloc(sizeof **out);
+    (*out)->xgb = xgb;
     (*out)->b = b;
     return 0;
 }
@@ -338,7 +350,7 @@ int ml_model_load_json(const char *buf, size_t len, int nthread, ml_model **out,
 void ml_model_free(ml_model *m)
 {
     if (!m) return;
-    XGBoosterFree(m->b);
+    m->xgb->XGBoosterFree(m->b);
     free(m);
 }
 
@@ -350,8 +362,10 @@ void ml_dataset_to_f32(const ml_dataset *d, float *X)
         for (size_t k = 0; k < NF; k++) X[r * NF + k] = (float)d->x[k][r];
 }
 
-void ml_feature_corr(const ml_dataset *d, double *corr)
+int ml_feature_corr(const ml_dataset *d, double *corr, tb_error *err)
 {
+    const mllib_blas_fns *blas = mllib_blas(err); /* also sets OpenBLAS to one thread: a 10x10 result */
+    if (!blas) return -1;
     const size_t n = d->n;
     double mean[NF], sd[NF];
     for (size_t k = 0; k < NF; k++) {
@@ -370,7 +384,7 @@ void ml_feature_corr(const ml_dataset *d, double *corr)
     }
     if (n < 2) {
         for (size_t i = 0; i < NF * NF; i++) corr[i] = NAN;
-        return;
+        return 0;
     }
     double *z = xmalloc(xmul(n, NF * sizeof *z));
     for (size_t r = 0; r < n; r++)
@@ -378,14 +392,15 @@ void ml_feature_corr(const ml_dataset *d, double *corr)
             double v = d->x[k][r];
             z[r * NF + k] = isnan(v) || sd[k] == 0 ? 0.0 : (v - mean[k]) / sd[k];
         }
-    openblas_set_num_threads(1); /* a 10x10 result: threads would only add overhead */
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, NF, (blasint)n, 1.0 / (double)(n - 1), z, NF, 0.0, corr, NF);
+    blas->cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, NF, (blasint)n, 1.0 / (double)(n - 1), z, NF, 0.0, corr,
+                      NF);
     free(z);
     for (size_t i = 0; i < NF; i++)
         for (size_t j = 0; j < i; j++) corr[i * NF + j] = corr[j * NF + i];
     for (size_t i = 0; i < NF; i++)
         for (size_t j = 0; j < NF; j++)
             if (sd[i] == 0 || sd[j] == 0) corr[i * NF + j] = NAN;
+    return 0;
 }
 
 /* ------------------------------------------------------------ the job */
@@ -436,6 +451,8 @@ int ml_train_run(const ml_dataset *d, const ml_train_params *p, ml_cv_kind cv, s
     double *prob = NULL;
     uint8_t *seen = NULL;
     if (n == 0) return tb_fail_field(err, TB_EINVAL, "dataset", "the dataset has no rows");
+    /* both libraries now, so a missing one fails before minutes of training */
+    if (!mllib_xgb(err) || !mllib_blas(err)) return -1;
     if (ml_cv_plan_make(d->ts, d->t1, n, cv, k, &plan, err)) return -1;
 
     out->params = *p;
@@ -532,7 +549,7 @@ int ml_train_run(const ml_dataset *d, const ml_train_params *p, ml_cv_kind cv, s
             goto out;
         }
     }
-    ml_feature_corr(d, out->corr);
+    if (ml_feature_corr(d, out->corr, err)) goto out;
     stage_record(&out->stages, hooks, "importance", t0);
     hooks_progress(hooks, "importance", 1.0);
     rc = 0;

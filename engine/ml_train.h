@@ -3,8 +3,10 @@
  * gain and permutation importances, the feature correlation matrix (OpenBLAS
  * dsyrk on standardised features) and the model in XGBoost's JSON format.
  * Features go to XGBoost as float32, row-major, missing = NaN. Thread counts
- * of XGBoost and OpenBLAS are set explicitly. Every XGBoost return code is
- * checked; its message lands in tb_error. Never prints, never exits. */
+ * of XGBoost and OpenBLAS are set explicitly. Both libraries are loaded on
+ * the first call that needs them (mllib.h); when one is missing, that call
+ * fails with a tb_error naming it. Every XGBoost return code is checked; its
+ * message lands in tb_error. Never prints, never exits. */
 #ifndef TB_ML_TRAIN_H
 #define TB_ML_TRAIN_H
 #include <stddef.h>
@@ -65,8 +67,9 @@ void ml_dataset_to_f32(const ml_dataset *d, float *X);
 
 /* Pearson correlation of the feature columns into corr[ML_N_FEATURES^2]
  * (row-major): columns standardised (ddof 1) then one cblas_dsyrk. A missing
- * value counts as its column's mean; a constant column gives NaN. */
-void ml_feature_corr(const ml_dataset *d, double *corr);
+ * value counts as its column's mean; a constant column gives NaN. Fails
+ * only when OpenBLAS cannot be loaded (mllib.h). */
+int ml_feature_corr(const ml_dataset *d, double *corr, tb_error *err);
 
 /* ------------------------------------------------------------ the job */
 

@@ -650,7 +650,8 @@ Test(ml_train, correlation_matrix)
         d.x[9][r] = 4.0;               /* constant: undefined */
     }
     double c[ML_N_FEATURES * ML_N_FEATURES];
-    ml_feature_corr(&d, c);
+    tb_error err = {0};
+    cr_assert_eq(ml_feature_corr(&d, c, &err), 0, "%s", err.msg);
     for (size_t k = 0; k < 9; k++) cr_expect_float_eq(c[k * ML_N_FEATURES + k], 1.0, 1e-12, "diagonal %zu", k);
     cr_expect_float_eq(c[0 * ML_N_FEATURES + 1], 1.0, 1e-12);
     cr_expect_float_eq(c[2 * ML_N_FEATURES + 0], -1.0, 1e-12);
