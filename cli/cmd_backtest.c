@@ -87,10 +87,10 @@ static int apply_meta_flags(const cli_args *a, tb_backtest_config *c, ml_model *
     int rc = bad ? tb_fail_field(err, TB_EINVAL, "meta-model", "--meta-model: cannot read %s", path)
                  : ml_model_load_json(buf, len, 1, model, err);
     free(buf);
-    if (rc) {
+    if (rc) { /* not a model: TB_EINVAL (exit 2); XGBoost missing: TB_EINTERNAL (exit 1) */
         char m[sizeof err->msg];
         snprintf(m, sizeof m, "%s", err->msg);
-        return tb_fail_field(err, TB_EINVAL, "meta-model", "--meta-model %s: %s", path, m);
+        return tb_fail_field(err, err->code, "meta-model", "--meta-model %s: %s", path, m);
     }
     c->meta.model = *model;
     c->meta.source = path;
