@@ -1,10 +1,11 @@
 /*
  * http — libmicrohttpd glue: daemon lifecycle, request state, envelope
  * checks, routing and reply serialisation (JSON via jansson only).
- * Request flow: first callback allocates a struct http_ctx and decides what
- * the headers alone can (413 on a declared oversize body is answered at
- * once, without reading it); body chunks go into a bounded buf; the final
- * callback answers. The completion callback logs the request, reports it
+ * Request flow: MHD's URI callback (request line read, headers not yet)
+ * allocates a struct http_ctx and notes the raw request-target length; the
+ * first access callback decides what the headers alone can (414, 431 and
+ * 413 on a declared oversize body are answered at once, without reading the
+ * body); body chunks go into a bounded buf; the final callback answers. The completion callback logs the request, reports it
  * to the optional observer (request metrics) and frees it. Streamed bodies
  * are pulled by MHD through http_stream_* trampolines on the connection's
  * pool thread.
@@ -29,6 +30,7 @@
 #include "mem.h"
 
 #define HTTP_DRAIN_SETTLE_MS 50.0 /* quiet time that ends a shutdown's drain */
+#define HTTP_LOG_PATH_MAX 512     /* access log: longer paths are cut */
 
 struct http_server {
     struct MHD_Daemon *daemon;   /* the libmicrohttpd daemon */
@@ -45,6 +47,8 @@ struct http_ctx {
     char *path;                  /* copy of the URL path */
     struct buf body;             /* request body, bounded by max_body */
     struct http_reply reply;     /* decided early (status != 0) or by the handler */
+    size_t uri_len;              /* raw request target as sent (path + query), bytes */
+    int begun;                   /* the access handler has seen this request */
     int decided;                 /* reply holds an answer chosen before the body ended */
     int status;                  /* status actually queued, for the access log */
     double t0;                   /* monotonic ms at the first callback */
@@ -391,12 +395,50 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct http_ctx *c
 
 /* ---- the access handler ----------------------------------------------- */
 
+static enum MHD_Result http_header_bytes_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    size_t *sum = cls;
+    (void)kind;
+    *sum += strlen(key) + (value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* Header fields as received: names and values, summed (no separators). */
+static size_t http_header_bytes(struct MHD_Connection *conn)
+{
+    size_t sum = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_header_bytes_cb, &sum);
+    return sum;
+}
+
 /* Decide what the headers alone decide. Returns 1 when the reply must be
  * sent right away (before reading the body), else 0. */
 static int http_precheck(struct http_ctx *ctx, struct MHD_Connection *conn)
 {
     const struct http_options *opt = &ctx->srv->opt;
     size_t max = ctx->body.max;
+    size_t header_bytes;
+
+    /* The request head's limits first: a client that sends an oversized head
+     * gets a problem it can read, and the connection is closed (its body, if
+     * any, is never read). */
+    if (ctx->uri_len > HTTP_MAX_URI) {
+        http_reply_error(&ctx->reply, PROBLEM_URI_TOO_LONG,
+                         "the request target (path and query) is %zu bytes; the limit is %u bytes",
+                         ctx->uri_len, HTTP_MAX_URI);
+        http_reply_header(&ctx->reply, MHD_HTTP_HEADER_CONNECTION, "close");
+        return 1;
+    }
+    header_bytes = http_header_bytes(conn);
+    if (header_bytes > HTTP_MAX_HEADER_BYTES) {
+        http_reply_error(&ctx->reply, PROBLEM_HEADER_TOO_LARGE,
+                         "the request's header fields are %zu bytes (names and values); the limit "
+                         "is %u bytes",
+                         header_bytes, HTTP_MAX_HEADER_BYTES);
+        http_reply_header(&ctx->reply, MHD_HTTP_HEADER_CONNECTION, "close");
+        return 1;
+    }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -489,6 +531,27 @@ out:
     json_decref(body);
 }
 
+static struct http_ctx *http_ctx_new(struct http_server *srv)
+{
+    struct http_ctx *ctx = mem_zalloc(sizeof *ctx);
+    ctx->srv = srv;
+    ctx->t0 = http_now_ms();
+    atomic_fetch_add(&srv->inflight, 1);
+    return ctx;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line has been read (the target
+ * exactly as sent, query included, before any decoding); the headers have
+ * not. Its result becomes *req_cls, and from here on MHD calls the
+ * completion callback for this request whatever happens. */
+static void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_ctx *ctx = http_ctx_new(cls);
+    (void)conn;
+    ctx->uri_len = strlen(uri);
+    return ctx;
+}
+
 static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                        const char *method, const char *version,
                                        const char *upload_data, size_t *upload_data_size,
@@ -498,15 +561,13 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
     struct http_ctx *ctx = *req_cls;
     (void)version;
 
-    if (!ctx) {
-        ctx = mem_zalloc(sizeof *ctx);
-        ctx->srv = srv;
-        ctx->t0 = http_now_ms();
+    if (!ctx) /* never: the URI callback made it */
+        *req_cls = ctx = http_ctx_new(srv);
+    if (!ctx->begun) {
+        ctx->begun = 1;
         snprintf(ctx->method, sizeof ctx->method, "%s", method);
         ctx->path = mem_strdup(url);
         buf_init(&ctx->body, srv->opt.max_body);
-        atomic_fetch_add(&srv->inflight, 1);
-        *req_cls = ctx;
         if (http_precheck(ctx, conn))
             return http_send(conn, ctx); /* answered before reading the body */
         return MHD_YES;
@@ -555,11 +616,24 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **req
         }
         srv->opt.observe(srv->opt.observe_cls, ctx->route, ctx->method, ctx->status, ms);
     }
-    http_log_safe(ctx->path);
-    if (ctx->status == 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        log_info("%s %s aborted (%d) after %.1f ms", ctx->method, ctx->path, (int)toe, ms);
-    else
-        log_info("%s %s %d %.1f ms", ctx->method, ctx->path, ctx->status, ms);
+    if (!ctx->begun) {
+        /* Request line read, then MHD gave up before the headers were
+         * complete: a head over HTTP_MHD_POOL (MHD answered it), a malformed
+         * header, or the client went away. */
+        log_info("request of %zu-byte target ended by libmicrohttpd before the handler (%d) "
+                 "after %.1f ms",
+                 ctx->uri_len, (int)toe, ms);
+    } else {
+        /* A long path is logged cut (the limit check answered it anyway). */
+        int cut = strlen(ctx->path) > HTTP_LOG_PATH_MAX;
+        http_log_safe(ctx->path);
+        if (ctx->status == 0 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            log_info("%s %.*s%s aborted (%d) after %.1f ms", ctx->method, HTTP_LOG_PATH_MAX,
+                     ctx->path, cut ? "..." : "", (int)toe, ms);
+        else
+            log_info("%s %.*s%s %d %.1f ms", ctx->method, HTTP_LOG_PATH_MAX, ctx->path,
+                     cut ? "..." : "", ctx->status, ms);
+    }
     http_reply_clear(&ctx->reply);
     buf_free(&ctx->body);
     free(ctx->path);
@@ -644,6 +718,10 @@ struct http_server *http_server_start(const struct http_options *opt, char *err,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&srv->addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->opt.threads,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, srv,
+        /* Room for heads well over HTTP_MAX_URI / HTTP_MAX_HEADER_BYTES, so
+         * that http_precheck answers them rather than MHD (see http.h). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MHD_POOL,
         MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,

@@ -1,8 +1,9 @@
 /*
  * http — the HTTP layer on libmicrohttpd: a thread-pooled daemon that
- * reads a request, applies the envelope rules (body limit 413, bearer token
- * 401, JSON content type 415, JSON syntax 400), routes it through a route
- * table (404/405) and sends what the handler put in a struct http_reply.
+ * reads a request, applies the envelope rules (request target 414, header
+ * fields 431, body limit 413, bearer token 401, JSON content type 415, JSON
+ * syntax 400), routes it through a route table (404/405) and sends what
+ * the handler put in a struct http_reply.
  * Owns per-request memory (allocated on MHD's first callback, freed in its
  * completion callback). Never touches the database.
  */
@@ -18,6 +19,16 @@
 #include "router.h"
 
 #define HTTP_MAX_BODY (1024u * 1024u)     /* bytes; larger bodies get 413 */
+#define HTTP_MAX_URI (8u * 1024u)         /* request-target bytes (path + query, as sent); longer gets 414 */
+#define HTTP_MAX_HEADER_BYTES (32u * 1024u) /* header names + values, summed; more gets 431 */
+/* libmicrohttpd's memory per connection (MHD_OPTION_CONNECTION_MEMORY_LIMIT):
+ * the request line and headers must fit in it, so it is MHD's own hard cap
+ * on a request head (about 300 bytes less). Between the two limits above and
+ * this cap tradebench answers 414/431 itself (problem+json); beyond it MHD
+ * answers with its own HTML page. A keep-alive connection that has served a
+ * request holds all of it (MHD zeroes the pool between requests): 96 KiB x
+ * 256 idle connections = 24 MiB of RSS (docs/RELIABILITY.md). */
+#define HTTP_MHD_POOL (96u * 1024u)
 #define HTTP_REPLY_MAX_HEADERS 6
 
 struct MHD_Connection;

@@ -23,7 +23,9 @@ enum problem_kind {
     PROBLEM_METHOD_NOT_ALLOWED,  /* 405 method-not-allowed */
     PROBLEM_CONFLICT,            /* 409 conflict */
     PROBLEM_PAYLOAD_TOO_LARGE,   /* 413 payload-too-large */
+    PROBLEM_URI_TOO_LONG,        /* 414 uri-too-long */
     PROBLEM_UNSUPPORTED_MEDIA,   /* 415 unsupported-media-type */
+    PROBLEM_HEADER_TOO_LARGE,    /* 431 header-too-large */
     PROBLEM_INTERNAL,            /* 500 internal-error */
     PROBLEM_NOT_IMPLEMENTED,     /* 501 not-implemented */
     PROBLEM_DB_UNAVAILABLE,      /* 503 database-unavailable */

@@ -8,7 +8,9 @@
  * percent-encoded), oversized headers, URLs and bodies, wrong methods and
  * missing or invalid bearer tokens. Each must get its specific 4xx as
  * application/problem+json (type code, status, errors[].field where the
- * request names a field) and the runs table must not change. The server runs
+ * request names a field; 414 and 431 also "Connection: close") and the runs
+ * table must not change. Two rows go past libmicrohttpd's own hard cap on a
+ * request head (HTTP_MHD_POOL) and get its plain answer instead. The server runs
  * with a bearer token (every row but the auth rows sends it) in the test's
  * own schema, and must still be healthy and exit 0 at the end.
  */
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,7 +56,14 @@ enum bi_gen {
     GEN_SYMBOLS_10K,             /* 10,000 distinct valid symbol names */
     GEN_BODY_2MIB,               /* 2 MiB JSON object (over the 1 MiB limit) */
     GEN_HEADER_64K,              /* a 64 KiB header line */
+    GEN_HEADER_30K,              /* a 30 KiB header line: under the 32 KiB limit */
+    GEN_HEADERS_40X1K,           /* 40 header lines of 1 KiB: over the limit only summed */
+    GEN_HEADER_128K,             /* a 128 KiB header line: past MHD's hard cap */
     GEN_URL_64K,                 /* a 64 KiB path */
+    GEN_URL_AT_LIMIT,            /* a path of exactly HTTP_MAX_URI bytes */
+    GEN_URL_OVER_LIMIT,          /* one byte more */
+    GEN_QUERY_9K,                /* a short path with a 9 KiB query string */
+    GEN_URL_128K,                /* a 128 KiB path: past MHD's hard cap */
     GEN_STRING_600K,             /* a 600 KiB strategy string (under the body limit) */
     GEN_CHUNKED_2MIB,            /* 2 MiB sent chunked (no Content-Length) */
 };
@@ -194,9 +204,18 @@ static const struct bi_case cases[] = {
     { "POST", BT, "{\"strategy\":\"ema_trend\"}", "application/jsonp", OK_AUTH, NULL, 0, 415, "unsupported-media-type", NULL },
     { "POST", BT, NULL, CT_JSON, OK_AUTH, NULL, GEN_BODY_2MIB, 413, "payload-too-large", NULL },
     { "POST", BT, NULL, CT_JSON, OK_AUTH, NULL, GEN_CHUNKED_2MIB, 413, "payload-too-large", NULL },
-    /* libmicrohttpd answers these itself, before any of our code runs */
-    { "GET", RUNS, NULL, CT_JSON, OK_AUTH, NULL, GEN_HEADER_64K, 431, NULL, NULL },
-    { "GET", NULL, NULL, CT_JSON, OK_AUTH, NULL, GEN_URL_64K, 414, NULL, NULL },
+    /* request heads: 8 KiB target, 32 KiB of header fields (server/http.h) */
+    { "GET", RUNS, NULL, CT_JSON, OK_AUTH, NULL, GEN_HEADER_64K, 431, "header-too-large", NULL },
+    { "GET", RUNS, NULL, CT_JSON, OK_AUTH, NULL, GEN_HEADERS_40X1K, 431, "header-too-large", NULL },
+    { "POST", RUNS, "{\"job\":\"EOD_SMALL\"}", CT_JSON, OK_AUTH, NULL, GEN_HEADER_64K, 431, "header-too-large", NULL },
+    { "GET", "/runs/abc", NULL, CT_JSON, OK_AUTH, NULL, GEN_HEADER_30K, 404, NF, NULL },
+    { "GET", NULL, NULL, CT_JSON, OK_AUTH, NULL, GEN_URL_64K, 414, "uri-too-long", NULL },
+    { "GET", NULL, NULL, CT_JSON, OK_AUTH, NULL, GEN_URL_OVER_LIMIT, 414, "uri-too-long", NULL },
+    { "GET", NULL, NULL, CT_JSON, OK_AUTH, NULL, GEN_QUERY_9K, 414, "uri-too-long", NULL },
+    { "GET", NULL, NULL, CT_JSON, OK_AUTH, NULL, GEN_URL_AT_LIMIT, 404, NF, NULL },
+    /* past MHD's own cap (HTTP_MHD_POOL): it answers itself, not problem+json */
+    { "GET", RUNS, NULL, CT_JSON, OK_AUTH, NULL, GEN_HEADER_128K, 431, NULL, NULL },
+    { "GET", NULL, NULL, CT_JSON, OK_AUTH, NULL, GEN_URL_128K, 414, NULL, NULL },
 
     /* ---- bearer token ---- */
     { "POST", BT, "{\"strategy\":\"ema_trend\"}", CT_JSON, "X-No-Auth: 1", NULL, 0, 401, UA, NULL },
@@ -298,16 +317,39 @@ static char *bi_generate(enum bi_gen g, size_t *len)
         break;
     }
     case GEN_HEADER_64K:
-        n = 64u * 1024u;
+    case GEN_HEADER_30K:
+    case GEN_HEADER_128K:
+        n = (g == GEN_HEADER_30K ? 30u : g == GEN_HEADER_64K ? 64u : 128u) * 1024u;
         b = malloc(n + 16);
         memcpy(b, "X-Pad: ", 7);
         memset(b + 7, 'p', n - 7);
         break;
+    case GEN_HEADERS_40X1K: /* header lines separated by '\n' */
+        n = 40u * 1024u;
+        b = malloc(n + 16);
+        for (size_t i = 0; i < 40; i++) {
+            char *l = b + i * 1024u;
+            snprintf(l, 16, "X-Pad-%02zu: ", i);
+            memset(l + 10, 'p', 1023 - 10); /* over snprintf's NUL */
+            l[1023] = '\n';
+        }
+        n--; /* no newline after the last line */
+        break;
     case GEN_URL_64K:
-        n = 64u * 1024u;
+    case GEN_URL_AT_LIMIT:
+    case GEN_URL_OVER_LIMIT:
+    case GEN_URL_128K:
+        n = g == GEN_URL_64K ? 64u * 1024u : g == GEN_URL_128K ? 128u * 1024u : 8192u;
+        n += g == GEN_URL_OVER_LIMIT;
         b = malloc(n + 16);
         memcpy(b, "/runs/", 6);
         memset(b + 6, '1', n - 6);
+        break;
+    case GEN_QUERY_9K:
+        n = 9u * 1024u;
+        b = malloc(n + 16);
+        memcpy(b, "/runs?cursor=", 13);
+        memset(b + 13, 'c', n - 13);
         break;
     default:
         *len = 0;
@@ -318,13 +360,35 @@ static char *bi_generate(enum bi_gen g, size_t *len)
     return b;
 }
 
+static int bi_gen_is_url(enum bi_gen g)
+{
+    return g == GEN_URL_64K || g == GEN_URL_AT_LIMIT || g == GEN_URL_OVER_LIMIT ||
+           g == GEN_QUERY_9K || g == GEN_URL_128K;
+}
+
+static int bi_gen_is_header(enum bi_gen g)
+{
+    return g == GEN_HEADER_64K || g == GEN_HEADER_30K || g == GEN_HEADERS_40X1K ||
+           g == GEN_HEADER_128K;
+}
+
 struct bi_resp {
     long status;
+    int conn_close;              /* the answer said "Connection: close" */
     char ctype[128];
     char *body;
     size_t len;
     char error[CURL_ERROR_SIZE];
 };
+
+static size_t bi_header(char *data, size_t size, size_t n, void *ud)
+{
+    struct bi_resp *r = ud;
+    size_t len = size * n;
+    if (len >= 17 && strncasecmp(data, "Connection: close", 17) == 0)
+        r->conn_close = 1;
+    return len;
+}
 
 static size_t bi_write(char *data, size_t size, size_t n, void *ud)
 {
@@ -353,7 +417,7 @@ static void bi_send(const struct bi_case *c, const char *run_id, struct bi_resp 
     memset(r, 0, sizeof *r);
     cr_assert_not_null(h);
 
-    if (c->gen == GEN_URL_64K) {
+    if (bi_gen_is_url(c->gen)) {
         url = malloc(strlen(srv.base) + glen + 1);
         sprintf(url, "%s%s", srv.base, gen);
     } else {
@@ -365,7 +429,7 @@ static void bi_send(const struct bi_case *c, const char *run_id, struct bi_resp 
         url = malloc(strlen(srv.base) + strlen(path) + 1);
         sprintf(url, "%s%s", srv.base, path);
     }
-    if (gen && c->gen != GEN_URL_64K && c->gen != GEN_HEADER_64K) {
+    if (gen && !bi_gen_is_url(c->gen) && !bi_gen_is_header(c->gen)) {
         body = gen;
         blen = glen;
     }
@@ -374,6 +438,8 @@ static void bi_send(const struct bi_case *c, const char *run_id, struct bi_resp 
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bi_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, bi_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->error);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -395,8 +461,14 @@ static void bi_send(const struct bi_case *c, const char *run_id, struct bi_resp 
     hl = curl_slist_append(hl, c->auth ? c->auth : BI_AUTH);
     if (c->header)
         hl = curl_slist_append(hl, c->header);
-    if (c->gen == GEN_HEADER_64K)
-        hl = curl_slist_append(hl, gen);
+    if (bi_gen_is_header(c->gen)) {
+        for (char *line = gen, *next; line; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            hl = curl_slist_append(hl, line);
+        }
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     if (curl_easy_perform(h) == CURLE_OK) {
         char *ct = NULL;
@@ -429,6 +501,10 @@ static const char *bi_check(const struct bi_case *c, const struct bi_resp *r, ch
     }
     if (!c->code)
         return NULL; /* libmicrohttpd's own answer */
+    if ((c->status == 414 || c->status == 431) && !r->conn_close) {
+        snprintf(why, n, "no \"Connection: close\" on a %ld", c->status);
+        return why;
+    }
     if (strcmp(r->ctype, "application/problem+json") != 0) {
         snprintf(why, n, "content type '%s'", r->ctype);
         return why;

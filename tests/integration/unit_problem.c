@@ -26,8 +26,8 @@ Test(problem, four_members_and_stable_type)
 
 Test(problem, statuses_of_every_kind)
 {
-    static const int want[PROBLEM_KIND_COUNT] = { 400, 400, 401, 404, 405, 409, 413, 415, 500,
-                                                  501, 503 };
+    static const int want[PROBLEM_KIND_COUNT] = { 400, 400, 401, 404, 405, 409, 413, 414, 415,
+                                                  431, 500, 501, 503 };
     for (int k = 0; k < PROBLEM_KIND_COUNT; k++) {
         struct problem p;
         problem_set(&p, (enum problem_kind)k, NULL);
