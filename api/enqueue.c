@@ -7,6 +7,14 @@
  * snapshot sees the row, which is returned as-is (200) when the request is
  * the same, or refused (409) when it differs. Nothing here waits on
  * workers: claimed runs are locked rows this INSERT never touches.
+ *
+ * A sweep with more valid combinations than its chunk size (the body's
+ * chunk_size, else TB_SWEEP_CHUNK) is split here, in the same transaction:
+ * the sweep's row gets chunks = N and N runs of kind sweep_chunk
+ * (parent_id = the sweep, its params) are inserted with their member
+ * ranges in sweep_chunks — N nearly equal ranges of the valid members in
+ * grid order. Workers claim the chunks, never the sweep (queue.c), and the
+ * transaction that stores the last chunk finalises the sweep (persist.c).
  */
 #include "enqueue.h"
 
@@ -17,14 +25,31 @@
 #include "backtest.h"
 #include "dbx.h"
 #include "params.h"
+#include "routes.h"
 #include "runview.h"
 #include "server/logger.h"
+#include "sweep.h"
 
 static const char ENQUEUE_SQL_INSERT[] =
-    "INSERT INTO runs AS r (kind, job, status, params, iterations, phase, idempotency_key) "
-    "VALUES ($1, $2, 'queued', $3::jsonb, $4::int, $5, $6) "
+    "INSERT INTO runs AS r (kind, job, status, params, iterations, phase, idempotency_key, chunks) "
+    "VALUES ($1, $2, 'queued', $3::jsonb, $4::int, $5, $6, $7::int) "
     "ON CONFLICT (idempotency_key) DO NOTHING "
     "RETURNING " RUNVIEW_COLS;
+
+/* The chunk runs of sweep $1: $2 of them over $3 valid members. Each
+ * chunk's position (seq) is its rank by id among them, and its range
+ * [seq * n / N, (seq + 1) * n / N). */
+static const char ENQUEUE_SQL_CHUNKS[] =
+    "WITH c AS (INSERT INTO runs (kind, status, params, iterations, parent_id, max_attempts)"
+    "           SELECT 'sweep_chunk', 'queued', p.params, 1, p.id, p.max_attempts"
+    "             FROM runs p, generate_series(1, $2::int) WHERE p.id = $1::bigint"
+    "           RETURNING id),"
+    "     n AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS seq FROM c)"
+    " INSERT INTO sweep_chunks (run_id, parent_id, seq, member_lo, member_hi)"
+    " SELECT id, $1::bigint, seq, (seq * $3::bigint / $2::int)::int, ((seq + 1) * $3::bigint / $2::int)::int"
+    "   FROM n";
+
+static const char ENQUEUE_SQL_GET[] = "SELECT " RUNVIEW_COLS " FROM runs r WHERE r.id = $1::bigint";
 
 static const char ENQUEUE_SQL_NOTIFY[] = "SELECT pg_notify('tb_runs', $1)";
 
@@ -89,6 +114,37 @@ static char *enqueue_params_text(const json_t *params)
     return json_dumps(params, JSON_COMPACT | JSON_REAL_PRECISION(17));
 }
 
+/* A sweep (spec kind "sweep") with more valid members than its chunk
+ * size: how many chunk runs it becomes (*n_valid: its valid members);
+ * 0 when it runs whole. */
+static int enqueue_sweep_chunks(const struct http_request *req, const struct enqueue_spec *spec,
+                                long long *n_valid)
+{
+    const struct api_context *app = req->app;
+    tb_jobspec js;
+    tb_sweep_result plan;
+    tb_error err;
+    int chunks = 0;
+    *n_valid = 0;
+    if (strcmp(spec->kind, "sweep") != 0)
+        return 0;
+    tb_error_clear(&err);
+    /* the stored params rebuild the spec, as the worker will: validated already */
+    if (jobspec_from_params(spec->params, &js, &err) != 0)
+        return 0;
+    if (sweep_plan(&js.bt.strategy, &js.grid, &plan, &err) == 0) {
+        size_t chunk = js.chunk_size ? js.chunk_size
+                       : app && app->settings ? (size_t)app->settings->sweep_chunk
+                                              : (size_t)SETTINGS_DEFAULT_SWEEP_CHUNK;
+        if (chunk > 0 && plan.n_valid > chunk)
+            chunks = (int)((plan.n_valid + chunk - 1) / chunk);
+        *n_valid = (long long)plan.n_valid;
+        sweep_result_free(&plan);
+    }
+    jobspec_free(&js);
+    return chunks;
+}
+
 /* 202/200 with the run at row 0 and its Location. */
 static void enqueue_reply_run(struct http_reply *rep, const PGresult *res, int status)
 {
@@ -106,9 +162,11 @@ void enqueue_run(const struct http_request *req, struct http_reply *rep,
                  const struct enqueue_spec *spec)
 {
     const char *key = http_header(req, "Idempotency-Key");
-    char iterations[16];
+    char iterations[16], chunks_s[16], valid_s[24];
     PGresult *res = NULL;
     char *params = NULL;
+    long long n_valid = 0;
+    int chunks = enqueue_sweep_chunks(req, spec, &n_valid);
 
     if (key && !enqueue_key_ok(key)) {
         params_reply_invalid(rep, "Idempotency-Key",
@@ -120,19 +178,35 @@ void enqueue_run(const struct http_request *req, struct http_reply *rep,
         return;
     params = enqueue_params_text(spec->params);
     snprintf(iterations, sizeof iterations, "%d", spec->iterations);
-    const char *args[6] = { spec->kind, spec->job, params, iterations, spec->phase, key };
+    snprintf(chunks_s, sizeof chunks_s, "%d", chunks);
+    snprintf(valid_s, sizeof valid_s, "%lld", n_valid);
+    const char *args[7] = { spec->kind, spec->job, params, iterations, spec->phase, key,
+                            chunks ? chunks_s : NULL };
 
     /* A replayed key whose run was deleted between the two statements
      * inserts again on the next round; three rounds cannot all race. */
     for (int round = 0; round < 3; round++) {
         if (dbx_begin(conn, rep) < 0)
             goto out;
-        res = dbx_tx_exec(conn, rep, ENQUEUE_SQL_INSERT, 6, args, PGRES_TUPLES_OK);
+        res = dbx_tx_exec(conn, rep, ENQUEUE_SQL_INSERT, 7, args, PGRES_TUPLES_OK);
         if (!res)
             goto out;
         if (PQntuples(res) == 1) {
-            const char *id = PQgetvalue(res, 0, RUNVIEW_C_ID);
-            PGresult *n = dbx_tx_exec(conn, rep, ENQUEUE_SQL_NOTIFY, 1, &id, PGRES_TUPLES_OK);
+            char id[24];
+            snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, RUNVIEW_C_ID));
+            const char *idp[1] = { id };
+            if (chunks) { /* the chunk runs, then the sweep as it now is (with them) */
+                const char *cargs[3] = { id, chunks_s, valid_s };
+                PGresult *c = dbx_tx_exec(conn, rep, ENQUEUE_SQL_CHUNKS, 3, cargs, PGRES_COMMAND_OK);
+                if (!c)
+                    goto out;
+                PQclear(c);
+                PQclear(res);
+                res = dbx_tx_exec(conn, rep, ENQUEUE_SQL_GET, 1, idp, PGRES_TUPLES_OK);
+                if (!res)
+                    goto out;
+            }
+            PGresult *n = dbx_tx_exec(conn, rep, ENQUEUE_SQL_NOTIFY, 1, idp, PGRES_TUPLES_OK);
             if (!n)
                 goto out;
             PQclear(n);

@@ -89,6 +89,7 @@ int settings_load(struct settings *s, settings_lookup_fn lookup, void *ud, char 
     s->http_threads = 4;
     s->http_per_ip_limit = 256;
     s->log_level = LOG_LEVEL_INFO;
+    s->sweep_chunk = SETTINGS_DEFAULT_SWEEP_CHUNK;
 
     v = settings_get(lookup, ud, "TB_DATABASE_URL");
     s->database_url = mem_strdup(v ? v : SETTINGS_DEFAULT_DATABASE_URL);
@@ -113,6 +114,11 @@ int settings_load(struct settings *s, settings_lookup_fn lookup, void *ud, char 
 
     v = settings_get(lookup, ud, "TB_HTTP_PER_IP_LIMIT");
     if (v && settings_parse_int("TB_HTTP_PER_IP_LIMIT", v, 1, 512, &s->http_per_ip_limit, err,
+                                errlen) < 0)
+        goto fail;
+
+    v = settings_get(lookup, ud, "TB_SWEEP_CHUNK");
+    if (v && settings_parse_int("TB_SWEEP_CHUNK", v, 1, SETTINGS_MAX_SWEEP_CHUNK, &s->sweep_chunk, err,
                                 errlen) < 0)
         goto fail;
 

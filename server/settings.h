@@ -13,6 +13,8 @@
 
 #define SETTINGS_DEFAULT_DATABASE_URL "postgresql://tradebench:tradebench@127.0.0.1:5432/tradebench"
 #define SETTINGS_DEFAULT_LISTEN "127.0.0.1:8080"
+#define SETTINGS_DEFAULT_SWEEP_CHUNK 64  /* valid members per chunk run of a split sweep */
+#define SETTINGS_MAX_SWEEP_CHUNK 1000    /* = SWEEP_MAX_MEMBERS: a chunk this size never splits */
 
 struct settings {
     char *database_url;          /* TB_DATABASE_URL: libpq conninfo or URI */
@@ -23,6 +25,8 @@ struct settings {
     int http_threads;            /* TB_HTTP_THREADS, 1..64, default 4 */
     int http_per_ip_limit;       /* TB_HTTP_PER_IP_LIMIT: connections from one address, 1..512, default 256 */
     enum log_level log_level;    /* TB_LOG_LEVEL, default info */
+    int sweep_chunk;             /* TB_SWEEP_CHUNK: a sweep with more valid members is split into chunk
+                                    runs of this many, 1..1000, default 64 (server: POST /backtests) */
     char *data;                  /* TB_DATA; NULL = the synthetic source */
 };
 
