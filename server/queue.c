@@ -15,19 +15,60 @@
 #include "logger.h"
 #include "mem.h"
 
-/* The kinds this worker executes: every kind there is. */
+/* The kinds this worker executes: every kind there is, except a sweep
+ * split into chunks (runs.chunks set), which no worker claims: its chunk
+ * runs (kind sweep_chunk) are claimed instead, each with its member range. */
 static const char QUEUE_SQL_CLAIM[] =
     "WITH c AS ("
     "  UPDATE runs SET status = 'running', worker_id = $1, started_at = now(),"
     "         heartbeat_at = now(), attempts = attempts + 1, progress = 0, stage = NULL,"
     "         error = NULL, finished_at = NULL"
-    "   WHERE id = (SELECT id FROM runs WHERE status = 'queued' AND kind IN ('run', 'backtest', 'model', 'sweep')"
+    "   WHERE id = (SELECT id FROM runs WHERE status = 'queued'"
+    "                  AND kind IN ('run', 'backtest', 'model', 'sweep', 'sweep_chunk') AND chunks IS NULL"
     "               ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1)"
     "     AND status = 'queued'"
     "  RETURNING id, kind, coalesce(job, '') AS job, params::text AS params, iterations,"
-    "            attempts, max_attempts),"
+    "            attempts, max_attempts, coalesce(parent_id, 0) AS parent_id),"
     " d AS (DELETE FROM run_iterations WHERE run_id IN (SELECT id FROM c))"
-    " SELECT id, kind, job, params, iterations, attempts, max_attempts FROM c";
+    " SELECT c.id, c.kind, c.job, c.params, c.iterations, c.attempts, c.max_attempts, c.parent_id,"
+    "        coalesce(sc.seq, 0), coalesce(sc.member_lo, 0), coalesce(sc.member_hi, 0)"
+    "   FROM c LEFT JOIN sweep_chunks sc ON sc.run_id = c.id";
+
+static const char QUEUE_SQL_SWEEP_STARTED[] =
+    "UPDATE runs SET status = 'running', started_at = now(), stage = 'chunks'"
+    " WHERE id = $1::bigint AND status = 'queued' AND chunks IS NOT NULL";
+
+/* Split sweeps, still queued or running, with a failed or cancelled chunk
+ * (a failed one named first): the sweep ends, its queued chunks are
+ * cancelled, its running ones are asked to stop. The sweep's row is locked
+ * first (this UPDATE), then its chunks' — the order of every transaction
+ * that locks both (the API's cancel, the last chunk's results). */
+static const char QUEUE_SQL_SETTLE[] =
+    "WITH bad AS ("
+    "  SELECT DISTINCT ON (c.parent_id) c.parent_id, c.id, c.status, c.error, sc.member_lo, sc.member_hi"
+    "    FROM runs c JOIN sweep_chunks sc ON sc.run_id = c.id"
+    "   WHERE c.parent_id IN (SELECT id FROM runs WHERE chunks IS NOT NULL"
+    "                            AND status IN ('queued', 'running')"
+    "                            AND ($1::bigint = 0 OR id = $1::bigint))"
+    "     AND c.status IN ('failed', 'cancelled')"
+    "   ORDER BY c.parent_id, c.status = 'failed' DESC, c.id),"
+    " p AS ("
+    "  UPDATE runs p SET status = CASE WHEN bad.status = 'failed' THEN 'failed' ELSE 'cancelled' END,"
+    "         error = CASE WHEN bad.status = 'failed'"
+    "                 THEN format('chunk %s (members %s..%s of the grid''s valid ones) failed: %s',"
+    "                             bad.id, bad.member_lo, bad.member_hi - 1, coalesce(bad.error, 'no message'))"
+    "                 END,"
+    "         finished_at = now(), stage = NULL"
+    "    FROM bad WHERE p.id = bad.parent_id AND p.status IN ('queued', 'running')"
+    "  RETURNING p.id, p.status),"
+    " q AS (UPDATE runs c SET status = 'cancelled', finished_at = now()"
+    "        FROM p WHERE c.parent_id = p.id AND c.status = 'queued' RETURNING c.id),"
+    " r AS (UPDATE runs c SET cancel_requested = true"
+    "        FROM p WHERE c.parent_id = p.id AND c.status = 'running' AND NOT c.cancel_requested"
+    "        RETURNING c.id)"
+    " SELECT p.id, p.status, (SELECT count(*) FROM q), (SELECT count(*) FROM r) FROM p";
+
+static const char QUEUE_SQL_NOTIFY_CANCEL[] = "SELECT pg_notify('" QUEUE_CHANNEL_CANCEL "', $1)";
 
 static const char QUEUE_SQL_TICK_WRITE[] =
     "UPDATE runs r SET heartbeat_at = now(), progress = u.progress,"
@@ -141,8 +182,50 @@ int queue_claim(PGconn *conn, const char *worker_id, struct queue_claim *out, ch
     out->iterations = atoi(PQgetvalue(res, 0, 4));
     out->attempt = atoi(PQgetvalue(res, 0, 5));
     out->max_attempts = atoi(PQgetvalue(res, 0, 6));
+    out->parent_id = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+    out->chunk_seq = atoi(PQgetvalue(res, 0, 8));
+    out->member_lo = atoi(PQgetvalue(res, 0, 9));
+    out->member_hi = atoi(PQgetvalue(res, 0, 10));
     PQclear(res);
     return 1;
+}
+
+int queue_sweep_started(PGconn *conn, int64_t parent_id, char *err, size_t errlen)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%" PRId64, parent_id);
+    const char *params[] = { ids };
+    return db_command(conn, QUEUE_SQL_SWEEP_STARTED, 1, params, err, errlen) < 0 ? -1 : 0;
+}
+
+int queue_settle_sweeps(PGconn *conn, int64_t parent_id, int *settled, char *err, size_t errlen)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%" PRId64, parent_id);
+    const char *params[] = { ids };
+    if (settled)
+        *settled = 0;
+    PGresult *res = db_exec(conn, QUEUE_SQL_SETTLE, 1, params, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *id = PQgetvalue(res, r, 0);
+        log_warn("sweep %s %s: a chunk %s; %s queued chunk(s) cancelled, %s running chunk(s) "
+                 "asked to stop",
+                 id, PQgetvalue(res, r, 1),
+                 strcmp(PQgetvalue(res, r, 1), "failed") == 0 ? "failed" : "was cancelled",
+                 PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
+        if (atoi(PQgetvalue(res, r, 3)) > 0) {
+            const char *np[] = { id };
+            char nerr[256];
+            if (db_command(conn, QUEUE_SQL_NOTIFY_CANCEL, 1, np, nerr, sizeof nerr) < 0)
+                log_warn("sweep %s: NOTIFY " QUEUE_CHANNEL_CANCEL " failed: %s", id, nerr);
+        }
+    }
+    if (settled)
+        *settled = PQntuples(res);
+    PQclear(res);
+    return 0;
 }
 
 void queue_claim_free(struct queue_claim *c)

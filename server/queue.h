@@ -26,22 +26,28 @@
 /* A run this worker just claimed. */
 struct queue_claim {
     int64_t id;                  /* runs.id */
-    char kind[16];               /* run | backtest | model */
+    char kind[16];               /* run | backtest | model | sweep | sweep_chunk */
     char job[32];                /* EOD_SMALL | BACKTEST_MEDIUM | ML_JOB, "" for custom backtests */
     char *params;                /* runs.params as JSON text; owned, queue_claim_free() */
     int iterations;              /* how many times to execute the job (>= 1) */
     int attempt;                 /* runs.attempts after this claim: the ownership token */
     int max_attempts;            /* runs.max_attempts */
+    int64_t parent_id;           /* a sweep_chunk: its sweep (runs.parent_id); 0 otherwise */
+    int chunk_seq;               /* a sweep_chunk: 0-based position among its sweep's chunks */
+    int member_lo, member_hi;    /* a sweep_chunk: the valid members [lo, hi) it runs (sweep_chunks) */
 };
 
 /* LISTEN on both channels. 0, or -1 with err. */
 int queue_listen(PGconn *conn, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Claim the oldest queued run of a kind this worker executes (run,
- * backtest, model): status running, worker_id, started_at, heartbeat_at = now(),
- * attempts + 1, progress 0; run_iterations left by an earlier attempt are
- * deleted in the same statement. Returns 1 with *out filled (free with
- * queue_claim_free), 0 when nothing is queued, -1 with err. */
+ * backtest, model, sweep, sweep_chunk — but never a sweep split into
+ * chunks, runs.chunks set: its chunks are the work): status running,
+ * worker_id, started_at, heartbeat_at = now(), attempts + 1, progress 0;
+ * run_iterations left by an earlier attempt are deleted in the same
+ * statement. A chunk comes with its sweep and member range. Returns 1 with
+ * *out filled (free with queue_claim_free), 0 when nothing is queued, -1
+ * with err. */
 int queue_claim(PGconn *conn, const char *worker_id, struct queue_claim *out, char *err,
                 size_t errlen) __attribute__((warn_unused_result));
 void queue_claim_free(struct queue_claim *c);
@@ -74,6 +80,24 @@ struct queue_reaped {
  * 0 with *out, or -1 with err. */
 int queue_reap_stale(PGconn *conn, int stale_seconds, struct queue_reaped *out, char *err,
                      size_t errlen) __attribute__((warn_unused_result));
+
+/* A chunk of sweep `parent_id` was claimed: the sweep becomes running
+ * (started_at now) if it was still queued. Its own statement, after the
+ * claim committed: the claim never waits for the sweep's row lock, which
+ * a cancel or another chunk's results transaction may hold while it waits
+ * for chunk rows. 0, or -1 with err. */
+int queue_sweep_started(PGconn *conn, int64_t parent_id, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Settle split sweeps whose chunks can no longer all succeed: a queued or
+ * running sweep with a failed chunk becomes failed (error names the chunk,
+ * its members and its message), with a cancelled one cancelled; its queued
+ * chunks are cancelled and its running ones get cancel_requested (NOTIFY
+ * tb_cancel). parent_id 0: every such sweep (the periodic check, which also
+ * covers chunks failed by the stale-run reaper); else only that one.
+ * *settled (may be NULL) receives how many sweeps changed. 0, or -1. */
+int queue_settle_sweeps(PGconn *conn, int64_t parent_id, int *settled, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Guarded terminal transitions. Each returns 1 when the run changed, 0 when
  * it is no longer this worker's, -1 with err. */

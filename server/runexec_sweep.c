@@ -11,10 +11,22 @@
  *                engine's writers' bytes (the command line writes the same).
  * Progress: the engine reports load, cost statistics and the fraction of
  * members done from the calling thread only.
+ *
+ * A chunk of a split sweep (kind sweep_chunk; spec->member_hi > 0) runs
+ * only its range of the valid members (sweep_run_range); the same bundle,
+ * whose "sweep" JSON also carries "valid" (the grid's valid members),
+ * "first_member", "total_seconds" and the engine's "stages", from which
+ * persist_chunk() stores the chunk and, for the last one, the sweep.
+ * TB_TEST_CHUNK_DELAY_MS (tests only: validated and announced by the
+ * worker at start) makes a chunk sleep that long before it starts, so that
+ * a test can see two workers share a sweep or kill one mid-chunk.
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/sweep.h"
 #include "runexec.h"
@@ -26,7 +38,17 @@ int runexec_sweep(const struct runexec_task *t, tb_error *err)
     struct runexec_progress prog = { .fd = t->msg_fd, .sent = 0, .sent_at = 0 };
     tb_hooks hooks = { .ud = &prog, .progress = runexec_on_progress, .stage_done = runexec_on_stage };
     tb_sweep_result r;
-    if (sweep_run(&s->bt, &s->grid, t->ml_nthread > 0 ? t->ml_nthread : 1, &hooks, &r, err))
+    int chunk = s->member_hi > 0;
+    const char *delay = chunk ? getenv("TB_TEST_CHUNK_DELAY_MS") : NULL;
+    if (delay && atoi(delay) > 0) { /* tests only */
+        long ms = atoi(delay);
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        runexec_on_progress(&prog, "test_delay", 0.0);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+    if (sweep_run_range(&s->bt, &s->grid, s->member_lo, chunk ? s->member_hi : SIZE_MAX,
+                        t->ml_nthread > 0 ? t->ml_nthread : 1, &hooks, &r, err))
         return -1;
 
     double t_render = stage_now();
@@ -36,6 +58,14 @@ int runexec_sweep(const struct runexec_task *t, tb_error *err)
     json_t *doc = sweep_to_json(&r);
     json_object_set_new(doc, "first_unix", json_integer((json_int_t)r.first_ts));
     json_object_set_new(doc, "last_unix", json_integer((json_int_t)r.last_ts));
+    json_object_set_new(doc, "valid", json_integer((json_int_t)r.n_valid));
+    json_object_set_new(doc, "first_member", json_integer((json_int_t)r.first_member));
+    json_object_set_new(doc, "total_seconds", json_real(r.total_s));
+    json_t *stages = json_array();
+    for (size_t k = 0; k < r.stages.n; k++)
+        json_array_append_new(stages, json_pack("{s:s, s:f}", "name", r.stages.s[k].name, "wall_seconds",
+                                                r.stages.s[k].wall_s));
+    json_object_set_new(doc, "stages", stages);
     struct runexec_mem m;
     int bad = 0;
     runexec_mem_open(&m);

@@ -188,7 +188,8 @@ int worker_options_load(struct worker_options *o, int concurrency, settings_look
                        errlen) < 0 ||
         worker_int_var(lookup, ud, "TB_WORKER_GRACE_SECONDS", 0, 3600, &o->grace_seconds, err,
                        errlen) < 0 ||
-        worker_int_var(lookup, ud, "TB_WORKER_ML_THREADS", 1, 64, &o->ml_threads, err, errlen) < 0)
+        worker_int_var(lookup, ud, "TB_WORKER_ML_THREADS", 1, 64, &o->ml_threads, err, errlen) < 0 ||
+        worker_int_var(lookup, ud, "TB_TEST_CHUNK_DELAY_MS", 0, 600000, &o->chunk_delay_ms, err, errlen) < 0)
         return -1;
     const char *f = lookup("TB_FAULT_INJECT", ud);
     if (f && *f)
@@ -365,6 +366,18 @@ static void worker_run_finish(struct worker *w, struct worker_run *r)
     w->want_claim = 1;
 }
 
+/* A chunk of a split sweep ended without results (failed, cancelled):
+ * end its sweep too, and stop the sweep's other chunks. Also done for
+ * every sweep by the periodic stale check, so a failure here only delays. */
+static void worker_settle_sweep(struct worker *w, const struct worker_run *r)
+{
+    char err[512];
+    if (r->claim.parent_id <= 0 || !w->conn)
+        return;
+    if (queue_settle_sweeps(w->conn, r->claim.parent_id, NULL, err, sizeof err) < 0)
+        worker_db_error(w, "settling the chunk's sweep", err);
+}
+
 static void worker_run_fail(struct worker *w, struct worker_run *r, const char *msg)
 {
     char err[512];
@@ -374,6 +387,8 @@ static void worker_run_fail(struct worker *w, struct worker_run *r, const char *
                  r->claim.id);
     } else if (queue_fail(w->conn, r->claim.id, w->id, r->claim.attempt, msg, err, sizeof err) < 0) {
         worker_db_error(w, "marking the run failed", err);
+    } else {
+        worker_settle_sweep(w, r);
     }
     worker_run_finish(w, r);
 }
@@ -491,6 +506,20 @@ static void worker_start(struct worker *w, struct worker_run *r)
         snprintf(msg, sizeof msg, "invalid params: %s", terr.msg);
         worker_run_fail(w, r, msg);
         return;
+    }
+    /* A chunk of a split sweep: only its members run; its sweep is running now. */
+    if (r->claim.parent_id > 0) {
+        char err[512];
+        if (r->spec.job != JS_JOB_SWEEP || r->claim.member_hi <= r->claim.member_lo) {
+            worker_run_fail(w, r, "a sweep chunk needs a grid and a member range");
+            return;
+        }
+        r->spec.member_lo = (size_t)r->claim.member_lo;
+        r->spec.member_hi = (size_t)r->claim.member_hi;
+        log_info("run %" PRId64 ": chunk %d of sweep %" PRId64 ", valid members %d..%d", r->claim.id,
+                 r->claim.chunk_seq, r->claim.parent_id, r->claim.member_lo, r->claim.member_hi - 1);
+        if (queue_sweep_started(w->conn, r->claim.parent_id, err, sizeof err) < 0)
+            worker_db_error(w, "marking the sweep running", err); /* its first stored chunk does it too */
     }
     /* A meta-filtered backtest: the model's bytes come from PostgreSQL here,
      * in the parent; the child parses them (XGBoost runs only there). */
@@ -690,11 +719,26 @@ static void worker_persist(struct worker *w, struct worker_run *r)
     };
     worker_iteration_of(r, &in.iteration);
     double persist_s = 0;
-    enum persist_outcome out = persist_run(w->conn, &in, &persist_s, err, sizeof err);
+    int chunks_left = -1;
+    enum persist_outcome out;
+    if (r->claim.parent_id > 0) {
+        in.parent_id = r->claim.parent_id;
+        in.spec = &r->spec;
+        out = persist_chunk(w->conn, &in, &persist_s, &chunks_left, err, sizeof err);
+    } else {
+        out = persist_run(w->conn, &in, &persist_s, err, sizeof err);
+    }
     free(buf);
     switch (out) {
     case PERSIST_DONE:
-        if (b.ml)
+        if (r->claim.parent_id > 0)
+            log_info("run %" PRId64 " succeeded: chunk %d of sweep %" PRId64 ", %d member(s); child %.1f "
+                     "ms wall, %.1f MiB peak; persist %.1f ms; %d chunk(s) of the sweep left%s",
+                     r->claim.id, r->claim.chunk_seq, r->claim.parent_id,
+                     r->claim.member_hi - r->claim.member_lo, in.iteration.wall_s * 1e3,
+                     (double)in.iteration.peak_rss_bytes / 1048576.0, persist_s * 1e3, chunks_left,
+                     chunks_left == 0 ? " (the sweep is finalised)" : "");
+        else if (b.ml)
             log_info("run %" PRId64 " succeeded: %d iteration(s); last child %.1f ms wall, %.1f ms "
                      "CPU, %.1f MiB peak; model %" PRId64 " on %lld dataset rows; persist %.1f ms",
                      r->claim.id, r->claim.iterations, in.iteration.wall_s * 1e3,
@@ -713,11 +757,13 @@ static void worker_persist(struct worker *w, struct worker_run *r)
         worker_run_finish(w, r);
         return;
     case PERSIST_CANCEL_PENDING:
-        if (queue_cancelled(w->conn, r->claim.id, w->id, r->claim.attempt, err, sizeof err) < 0)
+        if (queue_cancelled(w->conn, r->claim.id, w->id, r->claim.attempt, err, sizeof err) < 0) {
             worker_db_error(w, "marking the run cancelled", err);
-        else
+        } else {
             log_info("run %" PRId64 " cancelled (requested before its results were stored)",
                      r->claim.id);
+            worker_settle_sweep(w, r);
+        }
         worker_run_finish(w, r);
         return;
     case PERSIST_ERROR:
@@ -758,11 +804,13 @@ static void worker_child_done(struct worker *w, struct worker_run *r)
     }
     if (r->stop == WORKER_STOP_CANCEL) {
         int rc = queue_cancelled(w->conn, id, w->id, r->claim.attempt, err, sizeof err);
-        if (rc < 0)
+        if (rc < 0) {
             worker_db_error(w, "marking the run cancelled", err);
-        else
+        } else {
             log_info("run %" PRId64 " cancelled; child stopped %.0f ms after the signal", id,
                      (r->t1 - (r->kill_at - WORKER_KILL_GRACE_S)) * 1e3);
+            worker_settle_sweep(w, r);
+        }
         worker_run_finish(w, r);
         return;
     }
@@ -902,6 +950,9 @@ static void worker_reap_stale(struct worker *w, double now)
     }
     if (out.requeued)
         w->want_claim = 1;
+    /* sweeps with a chunk the reaper (or anyone) failed or cancelled */
+    if (queue_settle_sweeps(w->conn, 0, NULL, err, sizeof err) < 0)
+        worker_db_error(w, "settling split sweeps", err);
 }
 
 static void worker_escalate(struct worker *w, double now)
@@ -989,6 +1040,9 @@ int worker_run(const char *database_url, const char *worker_id, const struct wor
         return 1;
     }
     w.sig_fd = worker_sig_pipe[0];
+    if (opt->chunk_delay_ms > 0)
+        log_warn("TEST CHUNK DELAY ON: every sweep chunk sleeps %d ms first (TB_TEST_CHUNK_DELAY_MS, tests only)",
+                 opt->chunk_delay_ms);
     w.runs = mem_zalloc(sizeof *w.runs * (size_t)opt->concurrency);
     for (int i = 0; i < opt->concurrency; i++)
         w.runs[i].msg_fd = -1;

@@ -27,6 +27,8 @@ struct worker_options {
     int ml_threads;              /* TB_WORKER_ML_THREADS: threads of a model training (XGBoost) or a sweep, 1..64;
                                     default online CPUs / concurrency, clamped to 1..4 */
     char *fault;                 /* TB_FAULT_INJECT (tests only): "crash[:id]", "hang:id", "persist:id", comma-separated; NULL = none */
+    int chunk_delay_ms;          /* TB_TEST_CHUNK_DELAY_MS (tests only), 0..600000: a sweep chunk's child sleeps this long
+                                    before it starts (read by the child, runexec_sweep.c); 0 = none */
 };
 
 /* Read the TB_WORKER_* variables through lookup (getenv in production);
