@@ -4,8 +4,10 @@
  * of a run is runview.c's. What is left here: list filters and keyset
  * pagination over (created_at, id), the cancel state machine (queued ->
  * cancelled at once; running -> cancel_requested + NOTIFY tb_cancel, the
- * worker stops it; finished -> 409), and the profile summary (median wall
- * time, max peak RSS, top-3 stages by median wall time = hotspots).
+ * worker stops it; finished -> 409; a split sweep -> cancelled at once with
+ * its queued chunks, its running chunks asked to stop), and the profile
+ * summary (median wall time, max peak RSS, top-3 stages by median wall
+ * time = hotspots). Lists leave out sweep chunks unless kind=sweep_chunk.
  */
 #include "runs.h"
 
@@ -29,7 +31,8 @@
 static const char RUNS_SQL_GET[] = "SELECT " RUNVIEW_COLS " FROM runs r WHERE r.id = $1::bigint";
 
 /* GET /runs: newest first over (created_at, id), the filters that are given
- * and the keyset cursor. One statement text per filter shape (which of job,
+ * (without a kind filter, sweep chunks are left out: their sweep stands for
+ * them) and the keyset cursor. One statement text per filter shape (which of job,
  * status, kind, phase and cursor are present: 32 shapes), each prepared on
  * first use, so that every shape gets a plan of its own that uses the
  * matching (column, created_at DESC, id DESC) index, and later calls skip
@@ -60,6 +63,8 @@ static void runs_list_build(void)
                 len += (size_t)snprintf(q + len, RUNS_LIST_SQL_MAX - len, " AND r.%s = $%d::text",
                                         RUNS_LIST_FILTER_COLS[f], p++);
         }
+        if (!(shape & 4)) /* no kind filter */
+            len += (size_t)snprintf(q + len, RUNS_LIST_SQL_MAX - len, " AND r.kind <> 'sweep_chunk'");
         if (shape & 16) {
             len += (size_t)snprintf(q + len, RUNS_LIST_SQL_MAX - len,
                                     " AND (r.created_at, r.id) < ($%d::timestamptz, $%d::bigint)",
@@ -157,9 +162,21 @@ static void runs_cache_put(int64_t id, int64_t created_us, const char *json, siz
     free(old);
 }
 
+/* Queued, or a split sweep (queued or running: it has no worker of its own). */
 static const char RUNS_SQL_CANCEL_QUEUED[] =
     "UPDATE runs r SET status = 'cancelled', finished_at = now(), stage = NULL "
-    "WHERE r.id = $1::bigint AND r.status = 'queued' RETURNING " RUNVIEW_COLS;
+    "WHERE r.id = $1::bigint AND (r.status = 'queued' OR (r.status = 'running' AND r.chunks IS NOT NULL)) "
+    "RETURNING r.chunks IS NOT NULL";
+
+/* A cancelled split sweep's chunks (after its own row: the lock order of
+ * every transaction that touches both): queued ones cancelled, running ones
+ * asked to stop; how many of those. */
+static const char RUNS_SQL_CANCEL_CHUNKS[] =
+    "WITH q AS (UPDATE runs SET status = 'cancelled', finished_at = now(), stage = NULL"
+    "            WHERE parent_id = $1::bigint AND status = 'queued' RETURNING id),"
+    "     r AS (UPDATE runs SET cancel_requested = true"
+    "            WHERE parent_id = $1::bigint AND status = 'running' RETURNING id)"
+    " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM r)";
 
 static const char RUNS_SQL_CANCEL_RUNNING[] =
     "UPDATE runs r SET cancel_requested = true "
@@ -180,7 +197,7 @@ static const char RUNS_SQL_PROFILE[] =
 static const char *const RUNS_JOBS[] = { "EOD_SMALL", "BACKTEST_MEDIUM", "ML_JOB", NULL };
 static const char *const RUNS_STATUSES[] = { "queued", "running", "succeeded", "failed",
                                              "cancelled", NULL };
-static const char *const RUNS_KINDS[] = { "run", "backtest", "model", "sweep", NULL };
+static const char *const RUNS_KINDS[] = { "run", "backtest", "model", "sweep", "sweep_chunk", NULL };
 
 /* ---- POST /runs ------------------------------------------------------------ */
 
@@ -379,11 +396,30 @@ void api_runs_cancel(const struct http_request *req, struct http_reply *rep)
     PGconn *conn = dbx_conn(req, rep);
     if (!conn || dbx_begin(conn, rep) < 0)
         return;
-    /* Queued: nobody runs it, cancel it here. */
+    /* Queued: nobody runs it, cancel it here (a split sweep: with its chunks). */
     res = dbx_tx_exec(conn, rep, RUNS_SQL_CANCEL_QUEUED, 1, args, PGRES_TUPLES_OK);
     if (!res)
         return;
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res) == 1) {
+        int split = PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        if (split) {
+            res = dbx_tx_exec(conn, rep, RUNS_SQL_CANCEL_CHUNKS, 1, args, PGRES_TUPLES_OK);
+            if (!res)
+                return;
+            int stopping = atoi(PQgetvalue(res, 0, 1));
+            PQclear(res);
+            if (stopping > 0) {
+                PGresult *n = dbx_tx_exec(conn, rep, RUNS_SQL_NOTIFY_CANCEL, 1, args, PGRES_TUPLES_OK);
+                if (!n)
+                    return;
+                PQclear(n);
+            }
+        }
+        res = dbx_tx_exec(conn, rep, RUNS_SQL_GET, 1, args, PGRES_TUPLES_OK);
+        if (!res)
+            return;
+    } else {
         /* Running: ask its worker (it kills the child and marks it cancelled). */
         PQclear(res);
         res = dbx_tx_exec(conn, rep, RUNS_SQL_CANCEL_RUNNING, 1, args, PGRES_TUPLES_OK);

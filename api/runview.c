@@ -175,6 +175,13 @@ static json_t *runview_build(const PGresult *res, int row, int list_item)
         json_object_set_new(o, "metrics",
                             list_item ? runview_metrics_text(m) : runview_metrics_json(m));
     }
+    if (!PQgetisnull(res, row, RUNVIEW_C_PARENT))
+        json_object_set_new(o, "parent_id", runview_int(res, row, RUNVIEW_C_PARENT));
+    if (!list_item && !PQgetisnull(res, row, RUNVIEW_C_CHUNKS)) {
+        json_t *chunks = json_loads(PQgetvalue(res, row, RUNVIEW_C_CHUNKS), 0, NULL);
+        if (chunks)
+            json_object_set_new(o, "chunks", chunks);
+    }
     json_object_set_new(o, "url", json_string(url));
 
     json_t *links = json_object();

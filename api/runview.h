@@ -23,13 +23,25 @@
     RUNVIEW_TS("r.finished_at") ", "                                                          \
     "(extract(epoch FROM r.created_at) * 1000000)::bigint, "                                  \
     "(SELECT json_agg(json_build_array(m.name, m.value)) FROM metrics m "                     \
-    "WHERE m.run_id = r.id AND r.status = 'succeeded')"
+    "WHERE m.run_id = r.id AND r.status = 'succeeded'), r.parent_id, " RUNVIEW_CHUNKS
+
+/* A split sweep's chunk runs (runs.chunks set; NULL for every other run):
+ * {"total", "succeeded", "items": [{"id", "seq", "status", "worker_id",
+ * "attempts", "members": [lo, hi)}]} in chunk order, as JSON text. */
+#define RUNVIEW_CHUNKS                                                                        \
+    "CASE WHEN r.chunks IS NOT NULL THEN (SELECT json_build_object('total', r.chunks, "       \
+    "'succeeded', count(*) FILTER (WHERE c.status = 'succeeded'), 'items', "                  \
+    "json_agg(json_build_object('id', c.id, 'seq', sc.seq, 'status', c.status, "              \
+    "'worker_id', c.worker_id, 'attempts', c.attempts, "                                      \
+    "'members', json_build_array(sc.member_lo, sc.member_hi)) ORDER BY sc.seq)) "             \
+    "FROM sweep_chunks sc JOIN runs c ON c.id = sc.run_id WHERE sc.parent_id = r.id)::text END"
 
 /* The select list of a list item (GET /runs): the same columns at the same
  * indexes as RUNVIEW_COLS, except that RUNVIEW_C_PARAMS holds only
  * params->>'strategy' (text, NULL when absent) and RUNVIEW_C_METRICS is
  * "name value name value ..." text (float8 as PostgreSQL prints it, which
- * round-trips), parsed without a JSON parser. */
+ * round-trips), parsed without a JSON parser, and RUNVIEW_C_CHUNKS is NULL
+ * (a list item has no chunk table). */
 #define RUNVIEW_LIST_COLS                                                                     \
     "r.id, r.kind, r.job, r.status, r.progress, r.stage, r.phase, r.iterations, r.attempts, " \
     "r.max_attempts, r.cancel_requested, r.params->>'strategy', r.error, "                    \
@@ -37,7 +49,7 @@
     RUNVIEW_TS("r.heartbeat_at") ", " RUNVIEW_TS("r.finished_at") ", "                        \
     "(extract(epoch FROM r.created_at) * 1000000)::bigint, "                                  \
     "CASE WHEN r.status = 'succeeded' THEN (SELECT string_agg(m.name || ' ' || m.value::text, " \
-    "' ') FROM metrics m WHERE m.run_id = r.id) END"
+    "' ') FROM metrics m WHERE m.run_id = r.id) END, r.parent_id, NULL::text"
 
 enum {
     RUNVIEW_C_ID = 0,
@@ -59,13 +71,16 @@ enum {
     RUNVIEW_C_FINISHED_AT,
     RUNVIEW_C_CREATED_US,        /* keyset cursor: created_at in µs since the epoch */
     RUNVIEW_C_METRICS,           /* [[name, value], ...] when succeeded, else NULL */
+    RUNVIEW_C_PARENT,            /* a sweep chunk's sweep, else NULL */
+    RUNVIEW_C_CHUNKS,            /* a split sweep's chunks (RUNVIEW_CHUNKS), else NULL */
     RUNVIEW_NCOLS
 };
 
 /* The run at `row` of a RUNVIEW_COLS result: a new object the caller
  * json_decref()s. Includes "metrics" (SPEC §5 order, null when undefined)
- * once a backtest run has succeeded, and "url"/"links" to its resources
- * ("model" for a model training). */
+ * once a backtest run has succeeded, "parent_id" for a sweep chunk,
+ * "chunks" for a split sweep, and "url"/"links" to its resources ("model"
+ * for a model training). */
 json_t *runview_json(const PGresult *res, int row);
 
 /* The list item of the run at `row` of a RUNVIEW_LIST_COLS result: the
