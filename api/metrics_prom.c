@@ -50,6 +50,21 @@ static const char PROM_SQL_RUNS[] =
     "FROM unnest(ARRAY['queued', 'running', 'succeeded', 'failed', 'cancelled']) AS s(status) "
     "LEFT JOIN runs r ON r.status = s.status GROUP BY s.status ORDER BY s.status";
 
+/* Worker liveness, read per scrape. Counters: what the stale-run check did
+ * (sql/008, bumped by the check's own statement). Heartbeats: running runs
+ * by worker through the partial index runs_heartbeat_idx, so the cost is
+ * the number of running runs, not of runs; at most PROM_MAX_WORKERS series,
+ * the stalest first. A worker heartbeats all its runs together, so its
+ * newest heartbeat is its own last sign of life. */
+static const char PROM_SQL_COUNTERS[] = "SELECT name, value FROM run_counters ORDER BY name";
+static const char PROM_SQL_HEARTBEATS[] =
+    "SELECT coalesce(worker_id, ''), count(*),"
+    "       extract(epoch FROM now() - max(heartbeat_at))::float8,"
+    "       extract(epoch FROM now() - min(heartbeat_at))::float8"
+    "  FROM runs WHERE status = 'running' AND heartbeat_at IS NOT NULL"
+    " GROUP BY worker_id ORDER BY 3 DESC, 1";
+#define PROM_MAX_WORKERS 64
+
 struct prom_registry *prom_new(const struct route *routes, size_t nroutes)
 {
     struct prom_registry *reg = mem_zalloc(sizeof *reg);
@@ -166,6 +181,86 @@ static void prom_render_into(const struct prom_registry *reg, struct buf *b)
     }
 }
 
+/* A label value in the exposition format: backslash, quote and newline escaped. */
+static void prom_label_value(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (; *in && o + 3 < n; in++) {
+        if (*in == '\\' || *in == '"') {
+            out[o++] = '\\';
+            out[o++] = *in;
+        } else if (*in == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* The liveness part of a scrape (see PROM_SQL_COUNTERS / _HEARTBEATS).
+ * 0, or -1 with err (nothing appended). */
+static int prom_render_liveness(PGconn *conn, struct buf *b, char *err, size_t errlen)
+{
+    PGresult *cnt = db_exec(conn, PROM_SQL_COUNTERS, 0, NULL, PGRES_TUPLES_OK, err, errlen);
+    if (!cnt)
+        return -1;
+    PGresult *hb = db_exec(conn, PROM_SQL_HEARTBEATS, 0, NULL, PGRES_TUPLES_OK, err, errlen);
+    if (!hb) {
+        PQclear(cnt);
+        return -1;
+    }
+    const char *requeued = "0", *lost = "0";
+    for (int i = 0; i < PQntuples(cnt); i++) {
+        if (strcmp(PQgetvalue(cnt, i, 0), "runs_requeued") == 0)
+            requeued = PQgetvalue(cnt, i, 1);
+        else if (strcmp(PQgetvalue(cnt, i, 0), "runs_worker_lost") == 0)
+            lost = PQgetvalue(cnt, i, 1);
+    }
+    prom_printf(b, "# HELP tradebench_runs_requeued_total Runs given back to the queue because "
+                   "their worker stopped heartbeating (stale-run check).\n"
+                   "# TYPE tradebench_runs_requeued_total counter\n"
+                   "tradebench_runs_requeued_total %s\n"
+                   "# HELP tradebench_runs_worker_lost_total Runs failed because their worker "
+                   "stopped heartbeating on the last allowed attempt.\n"
+                   "# TYPE tradebench_runs_worker_lost_total counter\n"
+                   "tradebench_runs_worker_lost_total %s\n",
+                requeued, lost);
+    double oldest = 0;
+    for (int i = 0; i < PQntuples(hb); i++) {
+        double a = strtod(PQgetvalue(hb, i, 3), NULL);
+        if (a > oldest)
+            oldest = a;
+    }
+    prom_printf(b, "# HELP tradebench_running_heartbeat_age_seconds Age of the oldest heartbeat "
+                   "among running runs (0 when none runs); above TB_WORKER_STALE_SECONDS for "
+                   "long, no worker is running the stale-run check.\n"
+                   "# TYPE tradebench_running_heartbeat_age_seconds gauge\n"
+                   "tradebench_running_heartbeat_age_seconds %.3f\n",
+                oldest < 0 ? 0 : oldest);
+    prom_printf(b, "# HELP tradebench_worker_heartbeat_age_seconds Seconds since the worker's "
+                   "last heartbeat, for workers with running runs.\n"
+                   "# TYPE tradebench_worker_heartbeat_age_seconds gauge\n");
+    char worker[300];
+    for (int i = 0; i < PQntuples(hb) && i < PROM_MAX_WORKERS; i++) {
+        double age = strtod(PQgetvalue(hb, i, 2), NULL);
+        prom_label_value(PQgetvalue(hb, i, 0), worker, sizeof worker);
+        prom_printf(b, "tradebench_worker_heartbeat_age_seconds{worker=\"%s\"} %.3f\n", worker,
+                    age < 0 ? 0 : age);
+    }
+    prom_printf(b, "# HELP tradebench_worker_running_runs Running runs per worker.\n"
+                   "# TYPE tradebench_worker_running_runs gauge\n");
+    for (int i = 0; i < PQntuples(hb) && i < PROM_MAX_WORKERS; i++) {
+        prom_label_value(PQgetvalue(hb, i, 0), worker, sizeof worker);
+        prom_printf(b, "tradebench_worker_running_runs{worker=\"%s\"} %s\n", worker,
+                    PQgetvalue(hb, i, 1));
+    }
+    PQclear(hb);
+    PQclear(cnt);
+    return 0;
+}
+
 char *prom_render_http(const struct prom_registry *reg, size_t *len)
 {
     struct buf b;
@@ -218,6 +313,8 @@ void api_metrics_get(const struct http_request *req, struct http_reply *rep)
                         "tradebench_queue_oldest_age_seconds %.3f\n",
                     queued, age);
         PQclear(res);
+        if (prom_render_liveness(conn, &b, err, sizeof err) < 0)
+            db_up = 0;
     }
     prom_printf(&b, "# HELP tradebench_database_up Whether this scrape could read PostgreSQL.\n"
                     "# TYPE tradebench_database_up gauge\n"

@@ -2,10 +2,13 @@
  * metrics_prom — GET /metrics in the Prometheus text exposition format
  * (version 0.0.4): requests by route pattern, method and status, a latency
  * histogram per route, runs by status, queue depth and the age of the
- * oldest queued run. The request counters live in a registry fed by the
- * HTTP layer's observe hook; every counter is a relaxed atomic, so pool
- * threads update them without locks and /metrics reads them without
- * stopping anyone. The run gauges are read from PostgreSQL on each scrape.
+ * oldest queued run, and worker liveness: runs requeued or lost by the
+ * stale-run check (counters kept in PostgreSQL, sql/008), the oldest
+ * heartbeat of running runs and each working worker's last heartbeat.
+ * The request counters live in a registry fed by the HTTP layer's observe
+ * hook; every counter is a relaxed atomic, so pool threads update them
+ * without locks and /metrics reads them without stopping anyone. The run
+ * and worker figures are read from PostgreSQL on each scrape.
  */
 #ifndef TB_API_METRICS_PROM_H
 #define TB_API_METRICS_PROM_H

@@ -86,13 +86,15 @@ static const char QUEUE_SQL_TICK_READ[] =
 
 /* Rows another worker is finishing right now are locked: skipped, and a
  * heartbeat that commits first is re-checked (READ COMMITTED re-evaluates
- * the WHERE clause on the new row version) so a live run is never reaped. */
+ * the WHERE clause on the new row version) so a live run is never reaped.
+ * The same statement counts the requeued and the lost runs in run_counters
+ * (sql/008; GET /metrics), writing only when there are any. */
 static const char QUEUE_SQL_REAP[] =
     "WITH stale AS ("
     "  SELECT id FROM runs"
     "   WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1::int)"
-    "   FOR UPDATE SKIP LOCKED)"
-    " UPDATE runs r SET"
+    "   FOR UPDATE SKIP LOCKED),"
+    " u AS (UPDATE runs r SET"
     "   status = CASE WHEN r.cancel_requested THEN 'cancelled'"
     "                 WHEN r.attempts < r.max_attempts THEN 'queued' ELSE 'failed' END,"
     "   error = CASE WHEN NOT r.cancel_requested AND r.attempts >= r.max_attempts"
@@ -112,7 +114,12 @@ static const char QUEUE_SQL_REAP[] =
     "   heartbeat_at = CASE WHEN r.cancel_requested OR r.attempts >= r.max_attempts"
     "                       THEN r.heartbeat_at END"
     "  FROM stale WHERE r.id = stale.id AND r.status = 'running'"
-    " RETURNING r.id, r.status, r.attempts";
+    "  RETURNING r.id, r.status, r.attempts),"
+    " n AS (UPDATE run_counters k SET value = k.value + c.n"
+    "        FROM (SELECT CASE WHEN status = 'queued' THEN 'runs_requeued' ELSE 'runs_worker_lost' END"
+    "                     AS name, count(*) AS n FROM u WHERE status IN ('queued', 'failed') GROUP BY 1) c"
+    "       WHERE k.name = c.name)"
+    " SELECT id, status, attempts FROM u";
 
 static const char QUEUE_SQL_NOTIFY[] = "SELECT pg_notify('" QUEUE_CHANNEL_RUNS "', $1)";
 

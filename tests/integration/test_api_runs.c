@@ -785,6 +785,10 @@ Test(api_runs, metrics_count_requests_by_route_and_status_and_the_queue)
     cr_assert_eq(metric(m, "tradebench_runs{status=\"succeeded\"}"), 0);
     cr_assert_geq(metric(m, "tradebench_queue_oldest_age_seconds"), 0);
     cr_assert_eq(metric(m, "tradebench_database_up"), 1);
+    /* Worker liveness (test_api_metrics has a real requeue): nothing yet. */
+    cr_assert_eq(metric(m, "tradebench_runs_requeued_total"), 0);
+    cr_assert_eq(metric(m, "tradebench_runs_worker_lost_total"), 0);
+    cr_assert_eq(metric(m, "tradebench_running_heartbeat_age_seconds"), 0);
     api_resp_free(&r);
     down();
 }
