@@ -317,12 +317,13 @@ static void profile_keep_raw(const char *raw, const char *out_dir, const char *j
 
 /* ---- the command ------------------------------------------------------------------- */
 
-/* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY when it is loaded, before
- * main(), and forked children inherit what it read. The worker is started
- * with OMP_WAIT_POLICY=passive (deploy/setup.sh): without it, idle OpenMP
- * threads spin, and on a busy 2-core machine ML_JOB took 15.5 s instead of
- * 2.0 s. To measure what the worker runs, re-exec once with it set (unless
- * the caller chose a policy). Returns only when that is not needed or failed. */
+/* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY when it is loaded: in an
+ * iteration's child, at its first XGBoost call (engine/mllib.c). The worker
+ * is started with OMP_WAIT_POLICY=passive (deploy/setup.sh): without it, idle
+ * OpenMP threads spin, and on a busy 2-core machine ML_JOB took 15.5 s
+ * instead of 2.0 s. To measure what the worker runs, re-exec once with it set
+ * (unless the caller chose a policy). Returns only when that is not needed or
+ * failed. */
 static void profile_reexec_passive(int argc, char **argv)
 {
     char self[PATH_MAX];
