@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "csv_reader.h"
+#include "factor_cache.h"
 #include "meta_filter.h"
 #include "xalloc.h"
 
@@ -77,6 +78,40 @@ static void band_progress(void *ud, const char *stage, double f)
 
 static int band_cancelled(void *ud) { return hooks_cancelled(((const band_hooks *)ud)->outer); }
 
+/* Whether the strategy's signal should read its input arrays from the
+ * factor cache: it can (inputs + signal_from) and one of them is worth it. */
+static int bt_inputs_pay(const tb_strategy_params *sp)
+{
+    if (!sp->def->inputs || !sp->def->signal_from) return 0;
+    ind_key keys[TB_MAX_INPUTS];
+    size_t nk = sp->def->inputs(sp->v, keys);
+    for (size_t k = 0; k < nk; k++)
+        if (fcache_indicator_pays(keys[k])) return 1;
+    return 0;
+}
+
+/* Signals from the strategy's input arrays taken from the factor cache
+ * (mapped, or computed and stored for the next run): the same signals as
+ * strategy_signals_mt(), which computes the arrays in place. */
+static void bt_signals_cached(const tb_strategy_params *sp, const tb_market *m, const tb_data_id *id, int threads,
+                              uint8_t *sig)
+{
+    ind_key keys[TB_MAX_INPUTS];
+    size_t nk = sp->def->inputs(sp->v, keys);
+    fcache_arrays *arr[TB_MAX_INPUTS];
+    for (size_t k = 0; k < nk; k++) {
+        fcache_spec spec = fcache_spec_indicator(keys[k]);
+        arr[k] = fcache_get(&spec, m, id, threads, NULL);
+    }
+    for (size_t i = 0; i < m->n_symbols; i++) {
+        tb_series s = market_series(m, i);
+        const double *in[TB_MAX_INPUTS];
+        for (size_t k = 0; k < nk; k++) in[k] = fcache_plane(arr[k], 0) + m->offset[i];
+        sp->def->signal_from(sp->v, &s, in, sig + m->offset[i]);
+    }
+    for (size_t k = 0; k < nk; k++) fcache_release(arr[k]);
+}
+
 int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest *out, tb_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -87,20 +122,30 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
         return tb_fail_field(err, TB_EINVAL, "meta_filter.model_id", "meta-model %lld is not loaded",
                              (long long)c->meta.model_id);
     uint8_t *base_sig = NULL; /* the unfiltered signals, for the comparison run */
+    tb_data_id id;            /* the bars' identity, for the factor cache */
+    fcache_arrays *tab_hold = NULL; /* the cost table's arrays, when the cache has them */
+    tb_cost_table tab = {NULL};
 
     double t0 = stage_now();
     hooks_progress(hooks, "load_data", 0.0);
     if (backtest_select_universe(c, &out->universe, err)) goto fail;
-    if (source_load(&c->source, &out->universe, &out->market, err)) goto fail;
+    if (source_load_id(&c->source, &out->universe, &out->market, &id, err)) goto fail;
     if (c->end != INT64_MAX) market_truncate_after(out->market, c->end);
     stage_record(&out->stages, hooks, "load_data", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
 
+    /* With a cache for these bars, the cost statistics and the indicator arrays
+     * worth it come from it (the first run computes and stores them); without,
+     * they are computed where they are used, only as far as needed. */
+    const int cached = fcache_usable(&id);
     t0 = stage_now();
     hooks_progress(hooks, "signals", 0.3);
     out->sig = xmalloc(out->market->n_bars ? out->market->n_bars : 1);
     const int threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1; /* signals and entry/exit statistics */
-    strategy_signals_mt(&c->strategy, out->market, out->sig, threads);
+    if (cached && bt_inputs_pay(&c->strategy))
+        bt_signals_cached(&c->strategy, out->market, &id, threads, out->sig);
+    else
+        strategy_signals_mt(&c->strategy, out->market, out->sig, threads);
     stage_record(&out->stages, hooks, "signals", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
 
@@ -121,7 +166,8 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     band_hooks band = {hooks, 0.5, 0.9};
     tb_hooks sim_hooks = {&band, band_progress, NULL, band_cancelled};
     hooks_progress(hooks, "simulate", 0.5);
-    tb_sim_opts sim_opts = {.threads = threads};
+    if (cached) tab_hold = fcache_cost_table(out->market, &id, threads, &tab, NULL);
+    tb_sim_opts sim_opts = {.stats = tab_hold ? &tab : NULL, .threads = threads};
     if (simulate_with(out->market, out->sig, &out->panel, &c->sim, &sim_opts, &sim_hooks, &out->sim, err)) goto fail;
     stage_record(&out->stages, hooks, "simulate", t0);
 
@@ -136,18 +182,21 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
         t0 = stage_now();
         hooks_progress(hooks, "simulate_base", 0.95);
         tb_sim_result base;
-        if (simulate(out->market, base_sig, &out->panel, &c->sim, NULL, &base, err)) goto fail;
+        tb_sim_opts base_opts = {.stats = tab_hold ? &tab : NULL, .threads = 1};
+        if (simulate_with(out->market, base_sig, &out->panel, &c->sim, &base_opts, NULL, &base, err)) goto fail;
         metrics_compute(&base, out->bench, tb_freq_periods_per_year(c->source.freq), &out->meta.base);
         sim_result_free(&base);
         stage_record(&out->stages, hooks, "simulate_base", t0);
     }
     free(base_sig);
+    fcache_release(tab_hold);
     hooks_progress(hooks, "metrics", 1.0);
     return 0;
 cancelled:
     tb_fail(err, TB_ECANCEL, "cancelled");
 fail:
     free(base_sig);
+    fcache_release(tab_hold);
     backtest_free(out);
     return -1;
 }

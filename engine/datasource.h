@@ -27,4 +27,23 @@ int source_list_symbols(const tb_source *s, char ***names, size_t *n, tb_error *
 /* Load the universe's symbols, in universe order. */
 int source_load(const tb_source *s, const tb_universe *u, tb_market **out, tb_error *err);
 
+/* What identifies the bars of a load, for caches of arrays computed from
+ * them (factor_cache.h) — without hashing the bars:
+ *   CSV directory: the panel cache file they are exactly the contents of
+ *     (panel_cache.h: its key and the checksum of its body, which covers the
+ *     source files' stat records and every bar); unknown when the panel
+ *     cache is off or did not hold them (files modified in the last 2 s);
+ *   synthetic: the generator's parameters (seed, universe size, bars,
+ *     frequency), the symbol indices, and each symbol's first and last bar
+ *     as generated (a guard against a changed generator).
+ * The market may then be cut by market_truncate_after() (users key on its
+ * offsets as well); any other change to its bars makes the id wrong. */
+typedef struct tb_data_id {
+    int known;        /* 0: no safe identity; derived caches are not used */
+    uint64_t w[4];    /* source kind (1 CSV, 2 synthetic) and three identifying words */
+} tb_data_id;
+
+/* source_load() that also fills *id (id->known = 0 when there is none). */
+int source_load_id(const tb_source *s, const tb_universe *u, tb_market **out, tb_data_id *id, tb_error *err);
+
 #endif

@@ -1,20 +1,27 @@
 /* factor_store.c — compute-once indicator arrays for the ML dataset (see
- * factor_store.h). One allocation of FS_N_FACTORS x n_bars doubles; every
- * array is filled by the SPEC §2 indicator functions (VOL20 from the stored
- * LOGRET1 with ind_vol's exact arithmetic), so a factor equals the value
- * `tradebench indicators` prints, bit for bit. Never touches signals or labels. */
+ * factor_store.h). FS_N_FACTORS planes of n_bars doubles, filled symbol by
+ * symbol by the SPEC §2 indicator functions (VOL20 from the stored LOGRET1
+ * with ind_vol's exact arithmetic), so a factor equals the value
+ * `tradebench indicators` prints, bit for bit. The planes come from the
+ * factor cache (factor_cache.h): computed here, or mapped from a file an
+ * earlier run wrote. Never touches signals or labels. */
 #include "factor_store.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+#include "factor_cache.h"
 #include "indicators.h"
 #include "xalloc.h"
 
+/* Bump whenever a factor's computation could give other bits: cached stores
+ * of the old computation are then ignored. */
+#define FS_VERSION 1
+
 struct fs_store {
-    const tb_market *m;        /* borrowed market; layout of every factor array */
-    double *data;              /* FS_N_FACTORS * n_bars doubles, one allocation */
-    double *f[FS_N_FACTORS];   /* f[k] = data + k * n_bars, market layout */
+    const tb_market *m;          /* borrowed market; layout of every factor array */
+    fcache_arrays *arr;          /* the FS_N_FACTORS planes, computed or mapped */
+    const double *f[FS_N_FACTORS]; /* plane k, market layout */
 };
 
 static const char *const factor_names[FS_N_FACTORS] = {
@@ -39,35 +46,41 @@ static void vol_from_logret(const double *lr, size_t len, int n, double *out)
     }
 }
 
-fs_store *fs_build(const tb_market *m)
+/* Every factor of symbol i: f[k] is plane k at the symbol's first bar. */
+static void fs_fill(const fcache_spec *sp, const tb_market *m, size_t i, double *const *f, double *scratch)
 {
+    (void)sp, (void)scratch;
+    size_t o = m->offset[i], n = market_len(m, i);
+    const double *h = m->high + o, *l = m->low + o, *c = m->close + o, *v = m->volume + o;
+    ind_sma(c, n, 20, f[FS_SMA20]);
+    ind_sma(c, n, 50, f[FS_SMA50]);
+    ind_ema(c, n, 20, f[FS_EMA20]);
+    ind_ema(c, n, 50, f[FS_EMA50]);
+    ind_atr(h, l, c, n, 14, f[FS_ATR14]);
+    ind_rsi(c, n, 14, f[FS_RSI14]);
+    ind_logret(c, n, 1, f[FS_LOGRET1]);
+    ind_logret(c, n, 5, f[FS_LOGRET5]);
+    ind_logret(c, n, 20, f[FS_LOGRET20]);
+    vol_from_logret(f[FS_LOGRET1], n, 20, f[FS_VOL20]);
+    ind_adv(v, n, 20, f[FS_ADV20]);
+}
+
+fs_store *fs_build_cached(const tb_market *m, const tb_data_id *id, int threads, fcache_status *st)
+{
+    const fcache_spec sp = {"factors", FCACHE_KIND_FACTORS, 0, 0, FS_VERSION, FS_N_FACTORS, 1, 0, fs_fill};
     fs_store *fs = xcalloc(1, sizeof *fs);
     fs->m = m;
-    size_t nb = m->n_bars ? m->n_bars : 1;
-    fs->data = xmalloc(xmul(xmul(nb, FS_N_FACTORS), sizeof(double)));
-    for (size_t k = 0; k < FS_N_FACTORS; k++) fs->f[k] = fs->data + k * nb;
-    for (size_t i = 0; i < m->n_symbols; i++) {
-        size_t o = m->offset[i], n = market_len(m, i);
-        const double *h = m->high + o, *l = m->low + o, *c = m->close + o, *v = m->volume + o;
-        ind_sma(c, n, 20, fs->f[FS_SMA20] + o);
-        ind_sma(c, n, 50, fs->f[FS_SMA50] + o);
-        ind_ema(c, n, 20, fs->f[FS_EMA20] + o);
-        ind_ema(c, n, 50, fs->f[FS_EMA50] + o);
-        ind_atr(h, l, c, n, 14, fs->f[FS_ATR14] + o);
-        ind_rsi(c, n, 14, fs->f[FS_RSI14] + o);
-        ind_logret(c, n, 1, fs->f[FS_LOGRET1] + o);
-        ind_logret(c, n, 5, fs->f[FS_LOGRET5] + o);
-        ind_logret(c, n, 20, fs->f[FS_LOGRET20] + o);
-        vol_from_logret(fs->f[FS_LOGRET1] + o, n, 20, fs->f[FS_VOL20] + o);
-        ind_adv(v, n, 20, fs->f[FS_ADV20] + o);
-    }
+    fs->arr = fcache_get(&sp, m, id, threads, st);
+    for (size_t k = 0; k < FS_N_FACTORS; k++) fs->f[k] = fcache_plane(fs->arr, k);
     return fs;
 }
+
+fs_store *fs_build(const tb_market *m) { return fs_build_cached(m, NULL, 1, NULL); }
 
 void fs_free(fs_store *fs)
 {
     if (!fs) return;
-    free(fs->data);
+    fcache_release(fs->arr);
     free(fs);
 }
 

@@ -4,11 +4,14 @@
  * dataset with other label parameters (pt, sl, h) or another base strategy
  * reads them instead of recomputing them. Layout follows the market: factor f
  * of symbol i is a contiguous run of market_len(m, i) doubles. The store
- * borrows the market (which must outlive it) and owns one allocation. */
+ * borrows the market (which must outlive it) and owns its arrays: one
+ * allocation, or a mapping of the factor cache's file (fs_build_cached). */
 #ifndef TB_FACTOR_STORE_H
 #define TB_FACTOR_STORE_H
 #include <stddef.h>
 
+#include "datasource.h"
+#include "factor_cache.h"
 #include "market.h"
 
 typedef enum fs_factor {
@@ -32,6 +35,11 @@ typedef struct fs_store fs_store;
  * aborts). Returns a new store; the caller fs_free()s it. m is borrowed and
  * must stay alive and unchanged while the store is used. */
 fs_store *fs_build(const tb_market *m);
+/* The same through the factor cache (factor_cache.h): with m's identity id
+ * (source_load_id(), possibly cut by market_truncate_after) the factors are
+ * mapped from a file an earlier run wrote, or computed on `threads` threads
+ * and stored. Same values either way. st (may be NULL) says which. */
+fs_store *fs_build_cached(const tb_market *m, const tb_data_id *id, int threads, fcache_status *st);
 void fs_free(fs_store *fs);
 
 /* The market the store was built over. */

@@ -168,10 +168,7 @@ static int pc_layout_of(uint64_t n_symbols, uint64_t strings_len, uint64_t n_bar
 #define PC_P2 0xC2B2AE3D27D4EB4FULL
 #define PC_P3 0x165667B19E3779F9ULL
 
-typedef struct pc_hash {
-    uint64_t acc[4];
-    uint64_t words; /* words hashed so far */
-} pc_hash;
+typedef pcache_hash pc_hash;
 
 static inline uint64_t pc_rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 static inline uint64_t pc_round(uint64_t acc, uint64_t in) { return pc_rotl(acc + in * PC_P2, 31) * PC_P1; }
@@ -183,7 +180,7 @@ static inline uint64_t pc_word(const unsigned char *p)
     return v;
 }
 
-static void pc_hash_init(pc_hash *h)
+void pcache_hash_init(pc_hash *h)
 {
     h->acc[0] = PC_P1 + PC_P2;
     h->acc[1] = PC_P2;
@@ -193,7 +190,7 @@ static void pc_hash_init(pc_hash *h)
 }
 
 /* Hash nbytes (a multiple of 8) at p. */
-static void pc_hash_bytes(pc_hash *h, const void *p, size_t nbytes)
+void pcache_hash_update(pc_hash *h, const void *p, size_t nbytes)
 {
     const unsigned char *b = p;
     size_t nw = nbytes / 8;
@@ -217,7 +214,7 @@ static void pc_hash_bytes(pc_hash *h, const void *p, size_t nbytes)
     }
 }
 
-static uint64_t pc_hash_final(const pc_hash *h)
+uint64_t pcache_hash_final(const pc_hash *h)
 {
     uint64_t x = pc_rotl(h->acc[0], 1) + pc_rotl(h->acc[1], 7) + pc_rotl(h->acc[2], 12) + pc_rotl(h->acc[3], 18);
     x ^= h->words * PC_P3;
@@ -353,9 +350,9 @@ static pcache_outcome pc_check(const pc_key *k, unsigned char *map, size_t len, 
     }
 
     pc_hash hh;
-    pc_hash_init(&hh);
-    pc_hash_bytes(&hh, map + sizeof h, len - sizeof h);
-    if (pc_hash_final(&hh) != h.checksum) return pc_miss(st, PCACHE_MISS_INVALID, "checksum mismatch");
+    pcache_hash_init(&hh);
+    pcache_hash_update(&hh, map + sizeof h, len - sizeof h);
+    if (pcache_hash_final(&hh) != h.checksum) return pc_miss(st, PCACHE_MISS_INVALID, "checksum mismatch");
 
     /* Offsets and timestamps: what the engine relies on. */
     uint64_t *off = xmalloc(xmul(k->n + 1, sizeof *off));
@@ -375,6 +372,9 @@ static pcache_outcome pc_check(const pc_key *k, unsigned char *map, size_t len, 
     *out = market_new_mapped(k->freq, k->n, k->symbols, off, (size_t)h.n_bars, map, len, ts, f[0], f[1], f[2], f[3],
                              f[4]);
     free(off);
+    st->identified = 1;
+    st->key_hash = pc_key_hash(k);
+    st->checksum = h.checksum;
     return PCACHE_HIT;
 }
 
@@ -410,7 +410,7 @@ static pcache_outcome pc_lookup(const pc_key *k, tb_market **out, pcache_status 
 
 static int pc_write(int fd, pc_hash *h, const void *p, size_t n)
 {
-    if (h) pc_hash_bytes(h, p, n);
+    if (h) pcache_hash_update(h, p, n);
     const char *b = p;
     while (n) {
         ssize_t w = write(fd, b, n);
@@ -486,10 +486,24 @@ static int pc_entry_older(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* A cache file of this directory (the panel's or the factor cache's), or a
+ * temporary file of one: 1 file, 2 temporary, 0 neither. */
+static int pc_cache_name(const char *name)
+{
+    static const char *const kinds[][2] = {{"panel-", ".tbp"}, {"fact-", ".tbf"}};
+    size_t len = strlen(name);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t pl = strlen(kinds[k][0]), sl = strlen(kinds[k][1]);
+        if (name[0] == '.' && !strncmp(name + 1, kinds[k][0], pl) && strstr(name, ".tmp.")) return 2;
+        if (!strncmp(name, kinds[k][0], pl) && len > pl + sl && !strcmp(name + len - sl, kinds[k][1])) return 1;
+    }
+    return 0;
+}
+
 /* Keep the directory under TB_CACHE_MAX_MB: oldest cache files go first
  * (never `keep`, the one just written); orphaned temporary files of crashed
  * writers go after PC_TMP_MAX_AGE_S. Best effort: errors are ignored. */
-static void pc_prune(const char *cdir, const char *keep)
+void pcache_prune(const char *cdir, const char *keep)
 {
     const char *env = getenv("TB_CACHE_MAX_MB");
     long long max_mb = env && *env ? atoll(env) : PCACHE_DEFAULT_MAX_MB;
@@ -504,9 +518,8 @@ static void pc_prune(const char *cdir, const char *keep)
         char path[4096 + 300];
         struct stat s;
         size_t len = strlen(e->d_name);
-        int tmp = !strncmp(e->d_name, ".panel-", 7) && strstr(e->d_name, ".tmp.");
-        int file = !strncmp(e->d_name, "panel-", 6) && len > 4 && !strcmp(e->d_name + len - 4, ".tbp");
-        if ((!tmp && !file) || len >= sizeof v->name) continue;
+        int what = pc_cache_name(e->d_name), tmp = what == 2;
+        if (!what || len >= sizeof v->name) continue;
         snprintf(path, sizeof path, "%s/%s", cdir, e->d_name);
         if (stat(path, &s)) continue;
         if (tmp) {
@@ -522,7 +535,7 @@ static void pc_prune(const char *cdir, const char *keep)
     }
     closedir(d);
     qsort(v, n, sizeof *v, pc_entry_older);
-    const char *keep_name = strrchr(keep, '/') ? strrchr(keep, '/') + 1 : keep;
+    const char *keep_name = !keep ? "" : strrchr(keep, '/') ? strrchr(keep, '/') + 1 : keep;
     for (size_t i = 0; i < n && total > max; i++) {
         char path[4096 + 300];
         if (!strcmp(v[i].name, keep_name)) continue;
@@ -585,9 +598,9 @@ static void pc_store(const pc_key *k, const tb_market *m, pcache_status *st)
     h.file_len = l.file_len;
     h.built_ns = (uint64_t)pc_now_ns();
     pc_hash hh;
-    pc_hash_init(&hh);
+    pcache_hash_init(&hh);
     int bad = pc_write(fd, NULL, &h, sizeof h) || pc_write_body(fd, k, m, &l, &hh);
-    h.checksum = pc_hash_final(&hh);
+    h.checksum = pcache_hash_final(&hh);
     bad = bad || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fchmod(fd, 0644);
     if (close(fd)) bad = 1;
     if (bad || rename(tmp, k->path)) {
@@ -596,7 +609,10 @@ static void pc_store(const pc_key *k, const tb_market *m, pcache_status *st)
         return;
     }
     st->stored = 1;
-    pc_prune(k->cache_dir, k->path);
+    st->identified = 1; /* the parsed bars are exactly the file's: the source files did not change meanwhile */
+    st->key_hash = pc_key_hash(k);
+    st->checksum = h.checksum;
+    pcache_prune(k->cache_dir, k->path);
 }
 
 /* ---- the entry point --------------------------------------------------------------------------- */

@@ -21,10 +21,15 @@
  *
  * Where: $TB_CACHE_DIR, default "var/cache" (relative to the working
  * directory); TB_CACHE_DIR=off disables the cache. A cache that cannot be
- * read or written never fails a load: it is skipped. Never prints. */
+ * read or written never fails a load: it is skipped. Never prints.
+ *
+ * A load's status identifies the bars by the file's key and checksum (no
+ * re-hashing), which the factor cache (factor_cache.h) keys its derived
+ * arrays on; its files share the directory and the size bound. */
 #ifndef TB_PANEL_CACHE_H
 #define TB_PANEL_CACHE_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "market.h"
 #include "tb_error.h"
@@ -45,6 +50,10 @@ typedef enum {
 typedef struct pcache_status {
     pcache_outcome outcome;  /* what the lookup found */
     int stored;              /* a cache file was written by this load */
+    int identified;          /* the bars are exactly a checked cache file's (a hit, or the file just
+                                written): key_hash and checksum below identify them */
+    uint64_t key_hash;       /* the key (directory, names, freq, versions) */
+    uint64_t checksum;       /* of the file's body: the source files' stat records and every bar */
     char path[4096];         /* the cache file of this key ("" when off) */
     char reason[256];        /* why the file was not used, or not written ("" otherwise) */
 } pcache_status;
@@ -62,5 +71,22 @@ const char *pcache_dir(void);
 
 /* Name of an outcome: "off", "hit", "absent", "stale", "invalid". */
 const char *pcache_outcome_name(pcache_outcome o);
+
+/* Keep the cache directory under $TB_CACHE_MAX_MB (default PCACHE_DEFAULT_MAX_MB):
+ * the oldest cache files (panel-*.tbp and the factor cache's fact-*.tbf) are
+ * removed first, never `keep` (a path or a name; may be NULL); orphaned
+ * temporary files of crashed writers go after an hour. Best effort. */
+void pcache_prune(const char *dir, const char *keep);
+
+/* The cache files' checksum, for other caches in the same directory: four
+ * lanes of XXH64's round over 64-bit words, XXH64's final mix. Streamed:
+ * init, any number of updates (each a multiple of 8 bytes), final. */
+typedef struct pcache_hash {
+    uint64_t acc[4];
+    uint64_t words; /* words hashed so far */
+} pcache_hash;
+void pcache_hash_init(pcache_hash *h);
+void pcache_hash_update(pcache_hash *h, const void *p, size_t nbytes);
+uint64_t pcache_hash_final(const pcache_hash *h);
 
 #endif
