@@ -34,6 +34,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "factor_cache.h"
 #include "xalloc.h"
 
 #define SWEEP_MAX_THREADS 64
@@ -595,6 +596,8 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     memset(&p, 0, sizeof p);
     double *bench = NULL;
     tb_cost_table tab = {NULL};
+    tb_data_id id;                  /* the bars' identity: the cost table from the factor cache */
+    fcache_arrays *tab_hold = NULL; /* the table's arrays when they came through the cache */
     tb_sim_prices prices = {NULL, NULL, NULL};
     sweep_buf bufs[SWEEP_MAX_THREADS];
     memset(bufs, 0, sizeof bufs);
@@ -605,7 +608,7 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
 
     double t0 = stage_now();
     hooks_progress(hooks, "load_data", 0.0);
-    if (backtest_select_universe(c, &u, err) || source_load(&c->source, &u, &m, err)) goto out;
+    if (backtest_select_universe(c, &u, err) || source_load_id(&c->source, &u, &m, &id, err)) goto out;
     if (c->end != INT64_MAX) market_truncate_after(m, c->end);
     stage_record(&out->stages, hooks, "load_data", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
@@ -624,7 +627,10 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
 
     t0 = stage_now();
     hooks_progress(hooks, "cost_stats", 0.15);
-    sweep_cost_table(m, &p, threads, &tab);
+    if (fcache_usable(&id)) /* mapped from the factor cache, or computed for every bar and stored */
+        tab_hold = fcache_cost_table(m, &id, threads, &tab, NULL);
+    else
+        sweep_cost_table(m, &p, threads, &tab);
     stage_record(&out->stages, hooks, "cost_stats", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
 
@@ -726,7 +732,8 @@ out:
     free(x.fl);
     free(x.s0);
     free(x.key_idx);
-    free(tab.at);
+    if (tab_hold) fcache_release(tab_hold);
+    else free(tab.at);
     sim_prices_free(&prices);
     free(bench);
     panel_free(&p);
