@@ -1,0 +1,603 @@
+/* test_factor_cache.c — the cross-run cache of computed arrays
+ * (engine/factor_cache.c): a hit gives the arrays computing gives, bit for
+ * bit (cost statistics, indicators, the ML factor store); a changed CSV file
+ * is a new key, a miss, and the new values; a damaged cache file (a flipped
+ * value, a flipped offset, truncation, a foreign header, a tiny file) is
+ * ignored and rewritten; a changed computation whose version was not bumped
+ * is caught by the recomputed symbol; a cut at `end` has its own file;
+ * synthetic data is keyed by its generator parameters; TB_CACHE_DIR=off and
+ * TB_FACTOR_CACHE=off write no factor file, nor do loads without a panel
+ * cache identity; backtests and sweeps give the same bits with and without.
+ * Each test works in its own mkdtemp directory (data/ and cache/), removed
+ * at the end; data files are back-dated so the panel cache takes them. */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backtest.h"
+#include "factor_cache.h"
+#include "factor_store.h"
+#include "panel_cache.h"
+#include "sweep.h"
+#include "synth.h"
+
+#define N_SYM 10
+#define N_BARS 400
+
+static char root[256], data[300], cache[300];
+static char *names[N_SYM];
+
+static void rm_rf(const char *path)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void age_file(const char *path, int age)
+{
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= age;
+    t[1] = t[0];
+    cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0, "utimensat %s", path);
+}
+
+static void setup(void)
+{
+    snprintf(root, sizeof root, "/tmp/tb-fcache-XXXXXX");
+    cr_assert_not_null(mkdtemp(root));
+    snprintf(data, sizeof data, "%s/data", root);
+    snprintf(cache, sizeof cache, "%s/cache", root);
+    tb_synth_params p = {11, N_SYM, N_BARS, TB_FREQ_1D};
+    tb_market *m = NULL;
+    tb_error err = {0};
+    cr_assert_eq(synth_generate(&p, NULL, 0, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(synth_export_csv(m, data, &err), 0, "%s", err.msg);
+    for (size_t i = 0; i < N_SYM; i++) {
+        char path[400];
+        names[i] = strdup(m->symbols[i]);
+        snprintf(path, sizeof path, "%s/%s.csv", data, names[i]);
+        age_file(path, 3600);
+    }
+    market_free(m);
+    setenv("TB_CACHE_DIR", cache, 1);
+    unsetenv("TB_FACTOR_CACHE");
+}
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < N_SYM; i++) free(names[i]);
+    unsetenv("TB_CACHE_DIR");
+    unsetenv("TB_FACTOR_CACHE");
+    rm_rf(root);
+}
+
+TestSuite(factor_cache, .init = setup, .fini = teardown, .timeout = 120);
+
+/* The CSV universe through the panel cache, with its identity. */
+static tb_market *load(tb_data_id *id)
+{
+    tb_source s;
+    source_defaults(&s);
+    s.data = data;
+    tb_universe u;
+    tb_error err = {0};
+    tb_market *m = NULL;
+    cr_assert_eq(universe_from_list((const char *const *)names, N_SYM, &u, &err), 0, "%s", err.msg);
+    cr_assert_eq(source_load_id(&s, &u, &m, id, &err), 0, "load: %s", err.msg);
+    universe_free(&u);
+    return m;
+}
+
+/* Loaded twice: the second load maps the panel cache (a stable identity either way). */
+static tb_market *load_known(tb_data_id *id)
+{
+    market_free(load(id));
+    tb_market *m = load(id);
+    cr_assert(id->known, "the panel cache identifies the bars");
+    return m;
+}
+
+/* Cache files of the factor cache in the cache directory. */
+static size_t count_fact_files(void)
+{
+    DIR *d = opendir(cache);
+    if (!d) return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) n += !strncmp(e->d_name, "fact-", 5);
+    closedir(d);
+    return n;
+}
+
+/* The arrays computed directly, as the engine does without a cache. */
+static double *direct(const fcache_spec *sp, const tb_market *m)
+{
+    size_t n = m->n_bars * sp->width;
+    double *v = calloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < m->n_symbols; i++) {
+        size_t o = m->offset[i], len = market_len(m, i);
+        if (sp->kind == FCACHE_KIND_COST_STATS) {
+            double *scratch = malloc(3 * len * sizeof *scratch);
+            costs_table_fill(m->high + o, m->low + o, m->close + o, m->volume + o, len, 0,
+                             (tb_cost_stats *)(void *)(v + o * 3), scratch);
+            free(scratch);
+        } else {
+            ind_compute((ind_key){sp->a, sp->b}, m->high + o, m->low + o, m->close + o, len, v + o);
+        }
+    }
+    return v;
+}
+
+static void assert_plane(const fcache_arrays *a, const double *want, size_t n, const char *what)
+{
+    cr_assert_eq(memcmp(fcache_plane(a, 0), want, n * sizeof(double)), 0, "%s: cached values differ", what);
+}
+
+/* get, expecting an outcome */
+static fcache_arrays *get(const fcache_spec *sp, const tb_market *m, const tb_data_id *id, fcache_outcome want,
+                          fcache_status *st)
+{
+    fcache_arrays *a = fcache_get(sp, m, id, 2, st);
+    cr_assert_eq(st->outcome, want, "%s: outcome %s, want %s (%s)", sp->name, fcache_outcome_name(st->outcome),
+                 fcache_outcome_name(want), st->reason);
+    return a;
+}
+
+Test(factor_cache, a_hit_gives_the_computed_arrays_bit_for_bit)
+{
+    tb_data_id id;
+    tb_market *m = load_known(&id);
+    const fcache_spec specs[] = {fcache_spec_cost_stats(), fcache_spec_indicator((ind_key){IND_EMA, 10}),
+                                 fcache_spec_indicator((ind_key){IND_ATR, 14}),
+                                 fcache_spec_indicator((ind_key){IND_SMA, 20})};
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+        const fcache_spec *sp = &specs[k];
+        double *want = direct(sp, m);
+        size_t n = m->n_bars * sp->width;
+        fcache_status st;
+        fcache_arrays *a = get(sp, m, &id, FCACHE_MISS_ABSENT, &st);
+        cr_assert(st.stored, "%s stored: %s", sp->name, st.reason);
+        assert_plane(a, want, n, "computed");
+        fcache_release(a);
+        a = get(sp, m, &id, FCACHE_HIT, &st);
+        cr_assert_not(st.stored);
+        assert_plane(a, want, n, "mapped");
+        fcache_release(a);
+        free(want);
+    }
+    cr_assert_eq(count_fact_files(), 4);
+
+    /* another period is another file */
+    fcache_spec e11 = fcache_spec_indicator((ind_key){IND_EMA, 11});
+    fcache_status st;
+    fcache_release(get(&e11, m, &id, FCACHE_MISS_ABSENT, &st));
+    cr_assert_eq(count_fact_files(), 5);
+    market_free(m);
+}
+
+Test(factor_cache, the_factor_store_from_the_cache_equals_fs_build)
+{
+    tb_data_id id;
+    tb_market *m = load_known(&id);
+    fs_store *plain = fs_build(m);
+    fcache_status st;
+    fs_store *cold = fs_build_cached(m, &id, 2, &st);
+    cr_assert_eq(st.outcome, FCACHE_MISS_ABSENT, "%s", st.reason);
+    cr_assert(st.stored, "%s", st.reason);
+    fs_store *warm = fs_build_cached(m, &id, 2, &st);
+    cr_assert_eq(st.outcome, FCACHE_HIT, "%s", st.reason);
+    for (size_t f = 0; f < FS_N_FACTORS; f++)
+        for (size_t i = 0; i < m->n_symbols; i++) {
+            size_t bytes = market_len(m, i) * sizeof(double);
+            cr_assert_eq(memcmp(fs_series(plain, f, i), fs_series(cold, f, i), bytes), 0, "%s", fs_factor_name(f));
+            cr_assert_eq(memcmp(fs_series(plain, f, i), fs_series(warm, f, i), bytes), 0, "%s", fs_factor_name(f));
+        }
+    cr_assert_eq(fs_bytes(plain), fs_bytes(warm));
+    fs_free(plain);
+    fs_free(cold);
+    fs_free(warm);
+    market_free(m);
+}
+
+/* Rewrite the volume of symbol `sym`'s last row (same length, other digits). */
+static void change_last_volume(size_t sym)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.csv", data, names[sym]);
+    FILE *f = fopen(path, "r+");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    char *buf = calloc(1, (size_t)len + 1);
+    fseek(f, 0, SEEK_SET);
+    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    char *last = buf + len - 2;
+    while (last > buf && *last != '\n') last--;
+    char *vol = strrchr(last + 1, ',') + 1;
+    cr_assert(vol[0] >= '0' && vol[0] <= '9');
+    vol[0] = vol[0] == '9' ? '1' : (char)(vol[0] + 1);
+    fseek(f, 0, SEEK_SET);
+    cr_assert_eq(fwrite(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    free(buf);
+    age_file(path, 1800); /* old enough for the panel cache, but not the recorded mtime */
+}
+
+Test(factor_cache, a_changed_csv_file_is_a_miss_with_the_new_values)
+{
+    tb_data_id id0;
+    tb_market *m0 = load_known(&id0);
+    fcache_spec sp = fcache_spec_cost_stats();
+    fcache_status st;
+    fcache_arrays *a0 = get(&sp, m0, &id0, FCACHE_MISS_ABSENT, &st);
+    char path0[4096];
+    snprintf(path0, sizeof path0, "%s", st.path);
+    fcache_release(get(&sp, m0, &id0, FCACHE_HIT, &st));
+
+    change_last_volume(4);
+    tb_data_id id1;
+    tb_market *m1 = load_known(&id1);
+    cr_assert_neq(memcmp(id0.w, id1.w, sizeof id0.w), 0, "new bars, new identity");
+    fcache_arrays *a1 = get(&sp, m1, &id1, FCACHE_MISS_ABSENT, &st);
+    cr_assert_str_neq(st.path, path0, "a new key");
+    double *want = direct(&sp, m1);
+    assert_plane(a1, want, m1->n_bars * 3, "after the change");
+    size_t last = m1->offset[5] - 1; /* symbol 4's last bar: its ADV(20) moved */
+    const tb_cost_stats *s0 = (const tb_cost_stats *)(const void *)fcache_plane(a0, 0);
+    const tb_cost_stats *s1 = (const tb_cost_stats *)(const void *)fcache_plane(a1, 0);
+    cr_assert_neq(s0[last].adv, s1[last].adv, "the new volume is in the statistics");
+    fcache_release(a1);
+    fcache_release(get(&sp, m1, &id1, FCACHE_HIT, &st));
+    free(want);
+    fcache_release(a0);
+    market_free(m0);
+    market_free(m1);
+}
+
+/* Damage the cost table's file with `how`: ignored (reason contains
+ * expect), the values still right, the file rewritten and used next. */
+static void damage_and_check(void (*how)(const char *path), const char *expect)
+{
+    tb_data_id id;
+    tb_market *m = load_known(&id);
+    fcache_spec sp = fcache_spec_cost_stats();
+    fcache_status st;
+    fcache_release(get(&sp, m, &id, FCACHE_MISS_ABSENT, &st));
+    cr_assert(st.stored, "%s", st.reason);
+    how(st.path);
+    fcache_arrays *a = get(&sp, m, &id, FCACHE_MISS_INVALID, &st);
+    cr_assert(strstr(st.reason, expect), "reason '%s' lacks '%s'", st.reason, expect);
+    cr_assert(st.stored, "rewritten: %s", st.reason);
+    double *want = direct(&sp, m);
+    assert_plane(a, want, m->n_bars * 3, "after damage");
+    fcache_release(a);
+    a = get(&sp, m, &id, FCACHE_HIT, &st);
+    assert_plane(a, want, m->n_bars * 3, "rewritten");
+    fcache_release(a);
+    free(want);
+    market_free(m);
+}
+
+static void flip_byte_at(const char *path, off_t at)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    unsigned char b;
+    cr_assert_eq(pread(fd, &b, 1, at), 1);
+    b ^= 0x10;
+    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+static void flip_value(const char *path)
+{
+    struct stat s;
+    cr_assert_eq(stat(path, &s), 0);
+    flip_byte_at(path, s.st_size / 2); /* inside the values */
+}
+
+static void flip_offset(const char *path) { flip_byte_at(path, 192 + 8 * 3 + 1); }
+
+static void truncate_half(const char *path)
+{
+    struct stat s;
+    cr_assert_eq(stat(path, &s), 0);
+    cr_assert_eq(truncate(path, s.st_size / 2), 0);
+}
+
+static void foreign_header(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pwrite(fd, "NOTFACTS", 8, 0), 8);
+    close(fd);
+}
+
+static void tiny_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    fputs("junk", f);
+    fclose(f);
+}
+
+Test(factor_cache, a_flipped_value_is_caught_by_its_symbols_checksum) { damage_and_check(flip_value, "checksum"); }
+Test(factor_cache, a_flipped_offset_is_caught) { damage_and_check(flip_offset, "checksum mismatch (offsets)"); }
+Test(factor_cache, a_truncated_file_is_ignored) { damage_and_check(truncate_half, "length"); }
+Test(factor_cache, a_foreign_header_is_ignored) { damage_and_check(foreign_header, "magic"); }
+Test(factor_cache, a_tiny_file_is_ignored) { damage_and_check(tiny_file, "length"); }
+
+/* An EMA spec whose computation "changed" (doubles every value) without a version bump. */
+static void fill_changed(const fcache_spec *sp, const tb_market *m, size_t i, double *const *out, double *scratch)
+{
+    (void)scratch;
+    size_t o = m->offset[i], n = market_len(m, i);
+    ind_compute((ind_key){sp->a, sp->b}, m->high + o, m->low + o, m->close + o, n, out[0]);
+    for (size_t t = 0; t < n; t++) out[0][t] *= 2;
+}
+
+Test(factor_cache, a_changed_computation_without_a_version_bump_is_caught)
+{
+    tb_data_id id;
+    tb_market *m = load_known(&id);
+    fcache_spec old = fcache_spec_indicator((ind_key){IND_EMA, 15}), now = old;
+    old.fill = fill_changed;
+    fcache_status st;
+    fcache_release(get(&old, m, &id, FCACHE_MISS_ABSENT, &st));
+    fcache_arrays *a = get(&now, m, &id, FCACHE_MISS_INVALID, &st);
+    cr_assert(strstr(st.reason, "recomputed differs"), "%s", st.reason);
+    double *want = direct(&now, m);
+    assert_plane(a, want, m->n_bars, "recomputed");
+    fcache_release(a);
+    free(want);
+    /* a bumped version is simply another key */
+    now.version++;
+    fcache_release(get(&now, m, &id, FCACHE_MISS_ABSENT, &st));
+    market_free(m);
+}
+
+Test(factor_cache, a_cut_at_end_has_its_own_file)
+{
+    tb_data_id id;
+    tb_market *full = load_known(&id), *cut = load(&id);
+    market_truncate_after(cut, cut->ts[N_BARS / 2]);
+    cr_assert_lt(cut->n_bars, full->n_bars);
+    fcache_spec sp = fcache_spec_indicator((ind_key){IND_ATR, 14});
+    fcache_status st;
+    char path_full[4096];
+    fcache_release(get(&sp, full, &id, FCACHE_MISS_ABSENT, &st));
+    snprintf(path_full, sizeof path_full, "%s", st.path);
+    fcache_arrays *a = get(&sp, cut, &id, FCACHE_MISS_ABSENT, &st);
+    cr_assert_str_neq(st.path, path_full);
+    fcache_release(a);
+    a = get(&sp, cut, &id, FCACHE_HIT, &st);
+    double *want = direct(&sp, cut);
+    assert_plane(a, want, cut->n_bars, "cut market");
+    fcache_release(a);
+    free(want);
+    market_free(full);
+    market_free(cut);
+}
+
+static tb_market *load_synth(uint64_t seed, tb_data_id *id)
+{
+    tb_source s;
+    source_defaults(&s);
+    s.data = "synthetic";
+    s.seed = seed;
+    s.synth_symbols = 20;
+    s.synth_bars = 300;
+    const char *const want[] = {"SYN003", "SYN007", "SYN011"};
+    tb_universe u;
+    tb_error err = {0};
+    tb_market *m = NULL;
+    cr_assert_eq(universe_from_list(want, 3, &u, &err), 0, "%s", err.msg);
+    cr_assert_eq(source_load_id(&s, &u, &m, id, &err), 0, "%s", err.msg);
+    universe_free(&u);
+    cr_assert(id->known);
+    return m;
+}
+
+Test(factor_cache, synthetic_data_is_keyed_by_the_generators_parameters)
+{
+    tb_data_id a_id, b_id;
+    tb_market *a = load_synth(5, &a_id), *b = load_synth(6, &b_id);
+    cr_assert_neq(memcmp(a_id.w, b_id.w, sizeof a_id.w), 0);
+    fcache_spec sp = fcache_spec_cost_stats();
+    fcache_status st;
+    fcache_release(get(&sp, a, &a_id, FCACHE_MISS_ABSENT, &st));
+    fcache_release(get(&sp, b, &b_id, FCACHE_MISS_ABSENT, &st));
+    fcache_arrays *h = get(&sp, a, &a_id, FCACHE_HIT, &st);
+    double *want = direct(&sp, a);
+    assert_plane(h, want, a->n_bars * 3, "synthetic");
+    fcache_release(h);
+    free(want);
+    tb_data_id again;
+    tb_market *a2 = load_synth(5, &again);
+    cr_assert_eq(memcmp(a_id.w, again.w, sizeof again.w), 0, "the same parameters, the same identity");
+    market_free(a);
+    market_free(a2);
+    market_free(b);
+}
+
+static void run_bt(const char *strategy, int64_t end, tb_backtest *bt)
+{
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    c.source.data = data;
+    strategy_params_defaults(strategy_find(strategy), &c.strategy);
+    c.end = end;
+    tb_error err = {0};
+    cr_assert_eq(backtest_run(&c, NULL, bt, &err), 0, "%s", err.msg);
+}
+
+static void assert_same_bt(const tb_backtest *a, const tb_backtest *b)
+{
+    cr_assert_eq(a->sim.T, b->sim.T);
+    cr_assert_eq(a->sim.orders.n, b->sim.orders.n);
+    cr_assert_gt(a->sim.orders.n, 10);
+    size_t T = a->sim.T, n = a->sim.orders.n;
+    cr_assert_eq(memcmp(a->sim.equity, b->sim.equity, T * sizeof(double)), 0, "equity");
+    cr_assert_eq(memcmp(a->sim.cash, b->sim.cash, T * sizeof(double)), 0, "cash");
+    cr_assert_eq(memcmp(a->sim.orders.qty, b->sim.orders.qty, n * sizeof(double)), 0, "qty");
+    cr_assert_eq(memcmp(a->sim.orders.cost, b->sim.orders.cost, n * sizeof(double)), 0, "cost");
+    cr_assert_eq(memcmp(a->sim.orders.sym, b->sim.orders.sym, n * sizeof(uint32_t)), 0, "sym");
+    cr_assert_eq(memcmp(a->sim.orders.t, b->sim.orders.t, n * sizeof(uint32_t)), 0, "t");
+    cr_assert_eq(memcmp(a->sig, b->sig, a->market->n_bars), 0, "signals");
+    cr_assert_eq(memcmp(&a->metrics, &b->metrics, sizeof a->metrics), 0, "metrics");
+}
+
+Test(factor_cache, backtests_give_the_same_bits_with_and_without_the_cache)
+{
+    const char *strategies[] = {"trend_baseline", "ema_trend"};
+    tb_data_id id;
+    market_free(load_known(&id)); /* the panel cache holds the files: the bars have an identity */
+    for (size_t s = 0; s < 2; s++) {
+        for (int cut = 0; cut < 2; cut++) {
+            int64_t end = INT64_MAX;
+            if (cut) {
+                tb_market *m = load(&id);
+                end = m->ts[N_BARS * 3 / 4];
+                market_free(m);
+            }
+            tb_backtest off, cold, warm;
+            setenv("TB_FACTOR_CACHE", "off", 1);
+            size_t files0 = count_fact_files();
+            run_bt(strategies[s], end, &off);
+            cr_assert_eq(count_fact_files(), files0, "off writes no factor file");
+            unsetenv("TB_FACTOR_CACHE");
+            run_bt(strategies[s], end, &cold);
+            cr_assert_gt(count_fact_files(), files0, "a cold run stores its arrays");
+            size_t files1 = count_fact_files();
+            run_bt(strategies[s], end, &warm);
+            cr_assert_eq(count_fact_files(), files1, "a warm run reads them");
+            assert_same_bt(&off, &cold);
+            assert_same_bt(&off, &warm);
+            backtest_free(&off);
+            backtest_free(&cold);
+            backtest_free(&warm);
+        }
+    }
+}
+
+static void run_sweep(tb_sweep_result *r)
+{
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    c.source.data = data;
+    tb_sweep_grid g;
+    memset(&g, 0, sizeof g);
+    tb_error err = {0};
+    const tb_strategy_def *def = strategy_find("trend_baseline");
+    const double fast[] = {5, 10}, slow[] = {30, 60};
+    cr_assert_eq(sweep_grid_add(&g, def, "fast", fast, 2, &err), 0, "%s", err.msg);
+    cr_assert_eq(sweep_grid_add(&g, def, "slow", slow, 2, &err), 0, "%s", err.msg);
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, r, &err), 0, "%s", err.msg);
+    sweep_grid_free(&g);
+}
+
+Test(factor_cache, sweeps_give_the_same_bits_with_and_without_the_cache)
+{
+    tb_data_id id;
+    market_free(load_known(&id));
+    tb_sweep_result off, cold, warm;
+    setenv("TB_FACTOR_CACHE", "off", 1);
+    run_sweep(&off);
+    unsetenv("TB_FACTOR_CACHE");
+    run_sweep(&cold);
+    cr_assert_eq(count_fact_files(), 1, "the cost table");
+    run_sweep(&warm);
+    cr_assert_eq(off.n_members, 4);
+    for (size_t j = 0; j < off.n_members; j++) {
+        cr_assert_eq(memcmp(&off.members[j].metrics, &cold.members[j].metrics, sizeof(tb_metrics)), 0, "member %zu", j);
+        cr_assert_eq(memcmp(&off.members[j].metrics, &warm.members[j].metrics, sizeof(tb_metrics)), 0, "member %zu", j);
+    }
+    sweep_result_free(&off);
+    sweep_result_free(&cold);
+    sweep_result_free(&warm);
+}
+
+Test(factor_cache, off_writes_no_files)
+{
+    setenv("TB_CACHE_DIR", "off", 1);
+    tb_data_id id;
+    tb_market *m = load(&id);
+    cr_assert_not(id.known, "no panel cache, no identity");
+    cr_assert_not(fcache_usable(&id));
+    fcache_spec sp = fcache_spec_cost_stats();
+    fcache_status st;
+    fcache_arrays *a = get(&sp, m, &id, FCACHE_OFF, &st);
+    cr_assert_not(st.stored);
+    double *want = direct(&sp, m);
+    assert_plane(a, want, m->n_bars * 3, "computed without a cache");
+    fcache_release(a);
+    free(want);
+    market_free(m);
+    tb_backtest bt;
+    run_bt("ema_trend", INT64_MAX, &bt);
+    backtest_free(&bt);
+    struct stat s;
+    cr_assert_neq(stat(cache, &s), 0, "no cache directory was created");
+
+    /* the factor cache alone off: panel files, no factor files */
+    setenv("TB_CACHE_DIR", cache, 1);
+    setenv("TB_FACTOR_CACHE", "off", 1);
+    market_free(load_known(&id));
+    cr_assert_not(fcache_usable(&id));
+    run_bt("ema_trend", INT64_MAX, &bt);
+    backtest_free(&bt);
+    cr_assert_eq(stat(cache, &s), 0, "the panel cache is on");
+    cr_assert_eq(count_fact_files(), 0);
+}
+
+Test(factor_cache, bars_without_a_panel_cache_identity_are_not_cached)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.csv", data, names[2]);
+    age_file(path, 0); /* modified just now: the panel cache does not take the files yet */
+    tb_data_id id;
+    tb_market *m = load(&id);
+    cr_assert_not(id.known);
+    market_free(m);
+    tb_backtest bt;
+    run_bt("ema_trend", INT64_MAX, &bt);
+    backtest_free(&bt);
+    cr_assert_eq(count_fact_files(), 0);
+}
+
+Test(factor_cache, the_size_bound_removes_the_oldest_files)
+{
+    tb_data_id id;
+    tb_market *m = load_known(&id);
+    setenv("TB_CACHE_MAX_MB", "1", 1);
+    fcache_status st;
+    for (int n = 2; n < 40; n++) { /* 40 indicator files of 32 KB each, plus the panel's */
+        fcache_spec sp = fcache_spec_indicator((ind_key){IND_SMA, n});
+        fcache_release(fcache_get(&sp, m, &id, 1, &st));
+        cr_assert(st.stored, "%s", st.reason);
+    }
+    unsetenv("TB_CACHE_MAX_MB");
+    size_t total = 0, files = 0;
+    DIR *d = opendir(cache);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[600];
+        struct stat s;
+        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+        if (e->d_name[0] != '.' && !stat(p, &s)) total += (size_t)s.st_size, files++;
+    }
+    closedir(d);
+    cr_assert_leq(total, (size_t)1 << 20, "%zu bytes in %zu files", total, files);
+    fcache_spec last = fcache_spec_indicator((ind_key){IND_SMA, 39});
+    fcache_release(get(&last, m, &id, FCACHE_HIT, &st)); /* the newest stays */
+    market_free(m);
+}
