@@ -8,8 +8,11 @@
  * same bits. `--sweep` measures parameter sweeps instead: a 16-member and a
  * 200-member grid, backtests per second of the member phase and of the
  * whole sweep, against running the members one by one through
- * backtest_run() (the straightforward way), with the ratio. Figures, not
- * pass/fail: goals live in docs/PERFORMANCE.md. */
+ * backtest_run() (the straightforward way), with the ratio. `--numfmt`
+ * times nf_double() against the printf/strtod formatter it replaced (kept
+ * below as the reference) on the numbers a BACKTEST_MEDIUM run writes, on
+ * few-digit prices and on random bit patterns, alternated in one process.
+ * Figures, not pass/fail: goals live in docs/PERFORMANCE.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +23,14 @@
 #include "backtest.h"
 #include "bench_ref.h"
 #include "commands.h"
+#include "numfmt.h"
 #include "runinfo.h"
 #include "sweep.h"
 #include "xalloc.h"
 
 static const cli_flag bench_flags[] = {
-    {"data", 1, 0}, {"iterations", 1, 0}, {"symbols", 1, 0}, {"sweep", 0, 0}, {"threads", 1, 0}, {NULL, 0, 0},
+    {"data", 1, 0}, {"iterations", 1, 0}, {"symbols", 1, 0}, {"sweep", 0, 0}, {"threads", 1, 0}, {"numfmt", 0, 0},
+    {NULL, 0, 0},
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -238,6 +243,140 @@ static int bench_sweeps(const char *data, size_t n, size_t iters, int threads)
     return 0;
 }
 
+/* ---- number formatting (--numfmt) ------------------------------------------------ */
+
+/* The formatter nf_double() replaced: the first of %.15g/%.16g/%.17g that reads back. */
+static int bench_nf_double_ref(char *buf, double x)
+{
+    if (isnan(x)) {
+        buf[0] = '\0';
+        return 0;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        int n = snprintf(buf, 32, "%.*g", prec, x);
+        if (prec == 17 || strtod(buf, NULL) == x) return n;
+    }
+    return (int)strlen(buf);
+}
+
+typedef int (*bench_fmt_fn)(char *buf, double x);
+
+/* Seconds to format v[0..n); the bytes written go to *bytes so the loop stays. */
+static double bench_fmt_pass(bench_fmt_fn fn, const double *v, size_t n, size_t *bytes)
+{
+    char b[40];
+    size_t total = 0;
+    double t0 = stage_now();
+    for (size_t i = 0; i < n; i++) total += (size_t)fn(b, v[i]);
+    double dt = stage_now() - t0;
+    *bytes += total;
+    return dt;
+}
+
+static uint64_t bench_rng(uint64_t *s) /* splitmix64 */
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* The numbers art_write_orders() and art_write_equity() write for one run,
+ * repeated up to n values (new array, caller frees). */
+static double *bench_artifact_values(const char *data, size_t n_symbols, size_t n, size_t *distinct, tb_error *err)
+{
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    c.source.data = data;
+    c.n_symbols = n_symbols;
+    tb_backtest bt;
+    if (backtest_run(&c, NULL, &bt, err)) return NULL;
+    const tb_orders *o = &bt.sim.orders;
+    const tb_sim_result *r = &bt.sim;
+    size_t m = 4 * o->n + 5 * r->T, k = 0;
+    double *one = xcalloc(m ? m : 1, sizeof *one);
+    for (size_t j = 0; j < o->n; j++) {
+        one[k++] = o->qty[j];
+        one[k++] = o->price[j];
+        one[k++] = o->qty[j] * o->price[j];
+        one[k++] = o->cost[j];
+    }
+    double peak = r->T ? r->equity[0] : 0;
+    for (size_t t = 0; t < r->T; t++) {
+        double e = r->equity[t];
+        if (e > peak) peak = e;
+        one[k++] = e;
+        one[k++] = r->cash[t];
+        one[k++] = r->gross[t] / e;
+        one[k++] = 1 - e / peak;
+        if (t) one[k++] = e / r->equity[t - 1] - 1;
+    }
+    backtest_free(&bt);
+    double *v = xcalloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = k ? one[i % k] : 0;
+    free(one);
+    *distinct = k;
+    return v;
+}
+
+static int bench_numfmt(const char *data, size_t n_symbols, size_t iters)
+{
+    enum { SETS = 3, N_BIG = 1000000, N_RANDOM = 250000 };
+    tb_error err = {0};
+    struct stat st;
+    const char *src = stat(data, &st) == 0 && S_ISDIR(st.st_mode) ? data : "synthetic";
+    size_t distinct = 0;
+    double *v[SETS] = {bench_artifact_values(src, n_symbols, N_BIG, &distinct, &err), NULL, NULL};
+    if (!v[0]) return cli_report(&err);
+    size_t n[SETS] = {N_BIG, N_BIG, N_RANDOM};
+    v[1] = xcalloc(N_BIG, sizeof(double));
+    v[2] = xcalloc(N_RANDOM, sizeof(double));
+    uint64_t seed = 42;
+    for (size_t i = 0; i < N_BIG; i++) v[1][i] = (double)((int64_t)(bench_rng(&seed) % 200000001) - 100000000) / 100;
+    for (size_t i = 0; i < N_RANDOM; i++) {
+        double x;
+        do {
+            uint64_t b = bench_rng(&seed);
+            memcpy(&x, &b, sizeof x);
+        } while (!isfinite(x));
+        v[2][i] = x;
+    }
+    char label0[160];
+    snprintf(label0, sizeof label0, "BACKTEST_MEDIUM artifact numbers (%zu from orders and equity on %s, repeated)",
+             distinct, src);
+    const char *label[SETS] = {label0, "prices k/100, abs < 1e6", "random bit patterns (finite)"};
+    printf("nf_double() against the printf/strtod formatter it replaced, median of %zu alternated passes\n\n", iters);
+    printf("| values | count | old, ns/value | new, ns/value | speed-up | texts that differ |\n"
+           "|---|---|---|---|---|---|\n");
+    double *t_old = xcalloc(iters, sizeof(double)), *t_new = xcalloc(iters, sizeof(double));
+    for (int s = 0; s < SETS; s++) {
+        size_t bytes = 0, differ = 0;
+        for (size_t it = 0; it < iters; it++) {
+            if (it % 2) {
+                t_new[it] = bench_fmt_pass(nf_double, v[s], n[s], &bytes);
+                t_old[it] = bench_fmt_pass(bench_nf_double_ref, v[s], n[s], &bytes);
+            } else {
+                t_old[it] = bench_fmt_pass(bench_nf_double_ref, v[s], n[s], &bytes);
+                t_new[it] = bench_fmt_pass(nf_double, v[s], n[s], &bytes);
+            }
+        }
+        for (size_t i = 0; i < n[s]; i++) {
+            char a[40], b[40];
+            bench_nf_double_ref(a, v[s][i]);
+            nf_double(b, v[s][i]);
+            differ += strcmp(a, b) != 0;
+        }
+        double mo = median(t_old, iters) * 1e9 / (double)n[s], mn = median(t_new, iters) * 1e9 / (double)n[s];
+        printf("| %s | %zu | %.1f | **%.1f** | %.1fx | %zu |\n", label[s], n[s], mo, mn, mn > 0 ? mo / mn : 0.0,
+               differ);
+        (void)bytes;
+    }
+    free(t_old), free(t_new);
+    for (int s = 0; s < SETS; s++) free(v[s]);
+    printf("\ntexts that differ: the same double, fewer digits (numfmt.h: some powers of two, subnormals)\n");
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     tb_error err = {0};
@@ -250,7 +389,9 @@ int cmd_bench(int argc, char **argv)
     const char *real = cli_get(&a, "data");
     if (!real) real = "../shared/data/ohlcv_1d";
     int rc;
-    if (cli_has(&a, "sweep")) {
+    if (cli_has(&a, "numfmt")) {
+        rc = bench_numfmt(real, n, iters);
+    } else if (cli_has(&a, "sweep")) {
         struct stat st;
         rc = bench_sweeps(stat(real, &st) == 0 && S_ISDIR(st.st_mode) ? real : "synthetic", n, iters, (int)threads);
     } else {
