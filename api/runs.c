@@ -25,6 +25,7 @@
 #include "models.h"
 #include "pagination.h"
 #include "params.h"
+#include "proftrack.h"
 #include "runview.h"
 #include "server/mem.h"
 
@@ -190,7 +191,8 @@ static const char RUNS_SQL_STATUS[] = "SELECT r.status FROM runs r WHERE r.id = 
 static const char RUNS_SQL_PROFILE[] =
     "SELECT r.status, r.iterations, i.iteration, i.wall_seconds, i.cpu_seconds, "
     "i.peak_rss_bytes, i.stages::text, " RUNVIEW_TS("i.started_at") ", "
-    RUNVIEW_TS("i.finished_at") " "
+    RUNVIEW_TS("i.finished_at") ", i.hotspots::text, "
+    "coalesce(r.params->>'profiler', 'stages') "
     "FROM runs r LEFT JOIN run_iterations i ON i.run_id = r.id "
     "WHERE r.id = $1::bigint ORDER BY i.iteration";
 
@@ -529,6 +531,8 @@ void api_runs_profile(const struct http_request *req, struct http_reply *rep)
     double *wall = mem_alloc((rows ? rows : 1) * sizeof *wall);
     double *cpu = mem_alloc((rows ? rows : 1) * sizeof *cpu);
     json_t **stage_docs = mem_zalloc((rows ? rows : 1) * sizeof *stage_docs);
+    /* perf / callgrind runs: each iteration's top functions (hotspots column) */
+    struct ptrack_iter *fn_iters = mem_zalloc((rows ? rows : 1) * sizeof *fn_iters);
     struct runs_stage_set set = { NULL, 0, 0, rows };
     long long max_rss = -1;
     double wmin = NAN, wmax = NAN;
@@ -559,8 +563,14 @@ void api_runs_profile(const struct http_request *req, struct http_reply *rep)
             if (name && json_is_number(w))
                 runs_stage_add(&set, name, json_number_value(w), i);
         }
+        json_t *fns = PQgetisnull(res, r, 9) ? NULL : json_loads(PQgetvalue(res, r, 9), 0, NULL);
+        if (fns && !json_is_array(fns)) {
+            json_decref(fns);
+            fns = NULL;
+        }
+        fn_iters[i] = (struct ptrack_iter){ .stages = stages, .functions = fns };
         json_array_append_new(
-            iters, json_pack("{s:i, s:f, s:f, s:I, s:O, s:o, s:o}", "iteration",
+            iters, json_pack("{s:i, s:f, s:f, s:I, s:O, s:o, s:o, s:O?}", "iteration",
                              atoi(PQgetvalue(res, r, 2)), "wall_seconds", wall[i],
                              "cpu_seconds", cpu[i], "peak_rss_bytes", (json_int_t)rss, "stages",
                              stages, "started_at",
@@ -568,8 +578,18 @@ void api_runs_profile(const struct http_request *req, struct http_reply *rep)
                                                     : json_string(PQgetvalue(res, r, 7)),
                              "finished_at",
                              PQgetisnull(res, r, 8) ? json_null()
-                                                    : json_string(PQgetvalue(res, r, 8))));
+                                                    : json_string(PQgetvalue(res, r, 8)),
+                             "functions", fns));
     }
+    /* Function hotspots: the top 3 by mean share over the iterations, as
+     * GET /profiles and profile-job give them (empty for stage profiles). */
+    struct ptrack_summary fsum;
+    ptrack_summarize(fn_iters, rows, &fsum);
+    json_t *fn_hot = json_array();
+    for (size_t k = 0; k < fsum.n_fn; k++)
+        json_array_append_new(fn_hot, json_pack("{s:s, s:s, s:f}", "function", fsum.fn[k].name, "module",
+                                                fsum.fn[k].module, "share", fsum.fn[k].share));
+    ptrack_summary_free(&fsum);
     double med_wall = runs_median(wall, rows), med_cpu = runs_median(cpu, rows);
 
     /* Per stage: median over the iterations that ran it; hotspots = top 3. */
@@ -602,10 +622,11 @@ void api_runs_profile(const struct http_request *req, struct http_reply *rep)
         runs_num_or_null(wmin), "max_wall_seconds", runs_num_or_null(wmax),
         "median_cpu_seconds", runs_num_or_null(med_cpu), "max_peak_rss_bytes",
         max_rss >= 0 ? json_integer((json_int_t)max_rss) : json_null());
-    json_t *doc = json_pack("{s:I, s:s, s:i, s:o, s:o, s:o, s:o}", "run_id",
+    json_t *doc = json_pack("{s:I, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:o}", "run_id",
                             (json_int_t)strtoll(id, NULL, 10), "status", PQgetvalue(res, 0, 0),
-                            "iterations_requested", atoi(PQgetvalue(res, 0, 1)), "iterations",
-                            iters, "summary", summary, "stages", stages_json, "hotspots", hot);
+                            "iterations_requested", atoi(PQgetvalue(res, 0, 1)), "profiler",
+                            PQgetvalue(res, 0, 10), "iterations", iters, "summary", summary, "stages",
+                            stages_json, "hotspots", hot, "function_hotspots", fn_hot);
     http_reply_json_take(rep, 200, doc);
     http_reply_header(rep, "Cache-Control", "no-store");
 
@@ -613,9 +634,12 @@ void api_runs_profile(const struct http_request *req, struct http_reply *rep)
         free(set.s[i].walls);
     free(set.s);
     free(order);
-    for (size_t i = 0; i < rows; i++)
+    for (size_t i = 0; i < rows; i++) {
         json_decref(stage_docs[i]);
+        json_decref(fn_iters[i].functions);
+    }
     free(stage_docs);
+    free(fn_iters);
     free(wall);
     free(cpu);
     PQclear(res);

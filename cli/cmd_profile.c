@@ -1,6 +1,6 @@
 /* cmd_profile.c — `tradebench profile-job` (SPEC §7, §12; issue 6): run a
  * standard job N times, each iteration in its own child process as the
- * worker runs it (profile_exec.c), print the median runtime, peak memory and
+ * worker runs it (server/profile_exec.c), print the median runtime, peak memory and
  * top-3 hotspots, record the run and every iteration in PostgreSQL (a `runs`
  * row of kind run with its phase, and run_iterations), and with --update-doc
  * regenerate the tracking tables of docs/PERFORMANCE.md from the database
@@ -29,7 +29,7 @@
 #include "backtest.h"
 #include "commands.h"
 #include "jobspec.h"
-#include "profile_exec.h"
+#include "server/profile_exec.h"
 #include "server/db.h"
 #include "server/logger.h"
 #include "server/migrate.h"
@@ -42,8 +42,7 @@
 static const cli_flag profile_flags[] = {
     {"job", 1, 0},     {"iterations", 1, 0}, {"profiler", 1, 0},  {"phase", 1, 0},     {"data", 1, 0},
     {"update-doc", 0, 0}, {"doc", 1, 0},     {"notes", 1, 0},     {"out", 1, 0},
-    /* hidden: the child exec'd under perf / callgrind */
-    {"child", 0, 0},   {"msg-fd", 1, 0},     {"bundle-fd", 1, 0}, {NULL, 0, 0},
+    {NULL, 0, 0},
 };
 
 static const char profile_usage[] =
@@ -343,24 +342,6 @@ static void profile_reexec_passive(int argc, char **argv)
     free(v); /* exec failed: carry on with the active policy */
 }
 
-/* `profile-job --child`: the iteration body exec'd under perf / callgrind. */
-static int profile_child(const cli_args *a)
-{
-    tb_error err = {0};
-    tb_jobspec spec;
-    uint64_t msg_fd = 0, bundle_fd = 0;
-    const char *job = cli_get(a, "job"), *data = cli_get(a, "data");
-    if (!job || !data || cli_get_u64(a, "msg-fd", &msg_fd, &err) || cli_get_u64(a, "bundle-fd", &bundle_fd, &err) ||
-        !cli_has(a, "msg-fd") || !cli_has(a, "bundle-fd")) {
-        fprintf(stderr, "tradebench profile-job --child: internal use only\n");
-        return 2;
-    }
-    if (profile_spec(job, data, &spec, &err)) return cli_report(&err);
-    pexec_job pj = {runexec_find(spec.job), &spec, jobspec_job_name(spec.job), profile_ml_threads(),
-                    PEXEC_STAGES, NULL, NULL, NULL};
-    pexec_child_main(&pj, (int)msg_fd, (int)bundle_fd);
-}
-
 int cmd_profile_job(int argc, char **argv)
 {
     tb_error err = {0};
@@ -370,11 +351,13 @@ int cmd_profile_job(int argc, char **argv)
             fputs(profile_usage, stdout);
             return 0;
         }
+    /* hidden: `profile-job --child --task F --msg-fd N --bundle-fd M`, the
+     * iteration exec'd under perf / callgrind (server/profile_exec.h) */
+    if (argc > 0 && !strcmp(argv[0], "--child")) return pexec_child_command(argc - 1, argv + 1);
     if (cli_parse(argc, argv, profile_flags, &a, &err)) {
         fputs(profile_usage, stderr);
         return cli_report(&err);
     }
-    if (cli_has(&a, "child")) return profile_child(&a);
     profile_reexec_passive(argc, argv);
 
     const char *job = cli_get(&a, "job"), *phase = cli_get(&a, "phase"), *notes = cli_get(&a, "notes");
@@ -472,8 +455,9 @@ int cmd_profile_job(int argc, char **argv)
         settings_free(&cfg);
         return 1;
     }
-    const char *child_args[] = {"profile-job", "--child", "--job", job, "--data", data, NULL};
-    pexec_job pj = {entry, &spec, jobspec_job_name(spec.job), profile_ml_threads(), profiler, self, child_args, work};
+    const char *child_args[] = {"profile-job", "--child", NULL};
+    pexec_job pj = {entry,     &spec, jobspec_job_name(spec.job), profile_ml_threads(), profiler, self, child_args,
+                    work,      0,     NULL,                       -1,                   NULL,     0};
 
     printf("profile-job: %s x %d, profiler %s, phase %s, data %s\n", job, iterations, pexec_profiler_name(profiler),
            phase ? phase : "-", data);

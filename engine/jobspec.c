@@ -569,6 +569,13 @@ int jobspec_from_model_json(json_t *body, tb_jobspec *out, js_errors *e)
 
 /* ---- standard runs ------------------------------------------------------------------------------ */
 
+/* Is v a profiler's name ("stages", "perf", "callgrind")? */
+static int js_profiler_name(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && (!strcmp(s, "stages") || !strcmp(s, "perf") || !strcmp(s, "callgrind"));
+}
+
 /* The standard jobs as request bodies (SPEC §7). */
 static json_t *standard_job_body(js_job j)
 {
@@ -608,9 +615,14 @@ int jobspec_from_run_json(json_t *body, tb_jobspec *out, int *iterations, const 
             js_add(e, "phase", "must be a non-empty string of at most 64 characters");
         else *phase = json_string_value(ph);
     }
+    /* perf / callgrind: the worker runs each iteration under the tool
+     * (server/profile_exec.c); kept in the params, "stages" is the default. */
     json_t *pr = json_object_get(body, "profiler");
-    if (pr && (!json_is_string(pr) || strcmp(json_string_value(pr), "stages")))
-        js_add(e, "profiler", "must be \"stages\" (perf and callgrind are command-line only)");
+    const char *profiler = NULL;
+    if (pr && !js_profiler_name(pr))
+        js_add(e, "profiler", "must be \"stages\", \"perf\" or \"callgrind\"");
+    else if (pr && strcmp(json_string_value(pr), "stages"))
+        profiler = json_string_value(pr);
     json_t *ov = json_object_get(body, "overrides");
     if (ov && !json_is_object(ov) && !json_is_null(ov)) js_add(e, "overrides", "must be an object");
     if (e->n) return -1;
@@ -646,6 +658,7 @@ int jobspec_from_run_json(json_t *body, tb_jobspec *out, int *iterations, const 
     out->job = job;
     out->with_targets = job == JS_JOB_EOD_SMALL;
     json_object_set_new(out->normalized, "job", json_string(jobspec_job_name(job)));
+    if (profiler) json_object_set_new(out->normalized, "profiler", json_string(profiler));
     return 0;
 }
 
@@ -660,8 +673,12 @@ int jobspec_from_params(json_t *params, tb_jobspec *out, tb_error *err)
             : !strcmp(s, "EOD_SMALL") ? JS_JOB_EOD_SMALL
                                       : JS_JOB_BACKTEST_MEDIUM;
     }
+    json_t *profiler = json_object_get(params, "profiler"); /* a standard run's: the worker reads it */
+    if (profiler && !js_profiler_name(profiler))
+        return tb_fail_field(err, TB_EINVAL, "profiler", "stored params: profiler: must be \"stages\", \"perf\" or \"callgrind\"");
     json_t *copy = json_deep_copy(params);
     json_object_del(copy, "job");
+    json_object_del(copy, "profiler");
     int rc = j == JS_JOB_ML_JOB ? jobspec_from_model_json(copy, out, &e) : jobspec_from_backtest_json(copy, out, &e);
     json_decref(copy);
     if (rc) return tb_fail_field(err, TB_EINVAL, e.e[0].field, "stored params: %s: %s", e.e[0].field, e.e[0].message);
@@ -670,6 +687,7 @@ int jobspec_from_params(json_t *params, tb_jobspec *out, tb_error *err)
         out->with_targets = j == JS_JOB_EOD_SMALL;
         json_object_set(out->normalized, "job", job);
     }
+    if (profiler) json_object_set(out->normalized, "profiler", profiler);
     return 0;
 }
 

@@ -5,16 +5,21 @@
  * handlers; SIGTERM/SIGINT stay blocked until then, SIGPIPE is ignored).
  * Exit status: 0 after a graceful stop, 1 when the loop cannot start,
  * 2 for bad configuration.
+ * `tradebench-worker --profile-child ...` is not a worker: it is one
+ * iteration exec'd under perf / callgrind by the worker itself (see
+ * server/profile_exec.h), and goes straight there.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "db.h"
 #include "lifecycle.h"
 #include "logger.h"
 #include "mem.h"
+#include "profile_exec.h"
 #include "settings.h"
 #include "version.h"
 #include "worker.h"
@@ -25,13 +30,19 @@ static const char *main_getenv(const char *name, void *ud)
     return getenv(name);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct settings cfg;
     struct worker_options opt;
     char err[1024], where[256], id[300], host[256];
     sigset_t sigs;
 
+    if (argc > 1 && strcmp(argv[1], "--profile-child") == 0)
+        return pexec_child_command(argc - 2, argv + 2);
+    if (argc > 1) {
+        fprintf(stderr, "usage: tradebench-worker (configured by TB_* environment variables)\n");
+        return 2;
+    }
     if (settings_from_env(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "tradebench-worker: %s\n", err);
         return 2;

@@ -148,14 +148,14 @@ static const char QUEUE_SQL_RELEASE[] =
 
 static const char QUEUE_SQL_ITERATION[] =
     "INSERT INTO run_iterations (run_id, iteration, wall_seconds, cpu_seconds, peak_rss_bytes,"
-    "                            stages, started_at, finished_at)"
+    "                            stages, started_at, finished_at, hotspots)"
     " SELECT $1::bigint, $4::int, $5::float8, $6::float8, $7::bigint, $8::jsonb,"
-    "        to_timestamp($9::float8), to_timestamp($10::float8)"
+    "        to_timestamp($9::float8), to_timestamp($10::float8), $11::jsonb"
     "  WHERE EXISTS (SELECT 1 FROM runs WHERE " QUEUE_OWNED ")"
     " ON CONFLICT (run_id, iteration) DO UPDATE SET wall_seconds = EXCLUDED.wall_seconds,"
     "   cpu_seconds = EXCLUDED.cpu_seconds, peak_rss_bytes = EXCLUDED.peak_rss_bytes,"
     "   stages = EXCLUDED.stages, started_at = EXCLUDED.started_at,"
-    "   finished_at = EXCLUDED.finished_at";
+    "   finished_at = EXCLUDED.finished_at, hotspots = EXCLUDED.hotspots";
 
 int queue_listen(PGconn *conn, char *err, size_t errlen)
 {
@@ -442,8 +442,9 @@ int queue_record_iteration(PGconn *conn, int64_t id, const char *worker_id, int 
     snprintf(rss, sizeof rss, "%lld", it->peak_rss_bytes);
     snprintf(t0, sizeof t0, "%.6f", it->started);
     snprintf(t1, sizeof t1, "%.6f", it->finished);
-    const char *params[] = { ids, worker_id, att, iter, wall, cpu, rss, it->stages_json, t0, t1 };
-    PGresult *res = db_exec(conn, QUEUE_SQL_ITERATION, 10, params, PGRES_COMMAND_OK, err, errlen);
+    const char *params[] = { ids, worker_id, att, iter, wall, cpu, rss, it->stages_json, t0, t1,
+                             it->hotspots_json };
+    PGresult *res = db_exec(conn, QUEUE_SQL_ITERATION, 11, params, PGRES_COMMAND_OK, err, errlen);
     if (!res)
         return -1;
     int changed = atoi(PQcmdTuples(res)) > 0;

@@ -117,6 +117,7 @@ struct queue_iteration {
     double cpu_s;                /* user + system of the child (wait4) */
     long long peak_rss_bytes;    /* ru_maxrss of the child (wait4), bytes */
     const char *stages_json;     /* [{"name","wall_seconds"}...] in execution order */
+    const char *hotspots_json;   /* perf / callgrind: [{"function","module","share"}...], else NULL */
     double started, finished;    /* wall clock, seconds since the epoch */
 };
 

@@ -26,6 +26,7 @@
 #include "engine/backtest.h"
 #include "engine/ml_train.h"
 #include "engine/timeutil.h"
+#include "profile_exec.h"
 
 /* ---- progress lines ------------------------------------------------------------ */
 
@@ -392,7 +393,9 @@ void runexec_child_main(const struct runexec_entry *entry, const struct runexec_
 
     tb_error err;
     tb_error_clear(&err);
-    int rc = entry->run ? entry->run(t, &err) : tb_fail(&err, TB_EINVAL, "%s", entry->unavailable);
+    int rc = !entry->run   ? tb_fail(&err, TB_EINVAL, "%s", entry->unavailable)
+             : t->profiler ? pexec_supervise(entry, t, &err) /* the tool runs the entry */
+                           : entry->run(t, &err);
     if (rc != 0) {
         runexec_send(t->msg_fd, "E %s", err.msg[0] ? err.msg : "the run failed (no message)");
         _exit(RUNEXEC_EXIT_FAILED);

@@ -49,6 +49,7 @@
 #include "logger.h"
 #include "mem.h"
 #include "persist.h"
+#include "profile_exec.h"
 #include "queue.h"
 #include "runexec.h"
 
@@ -77,6 +78,9 @@ struct worker_run {
     int iter;                     /* current iteration, 1-based */
     char *meta_model;             /* meta_filter: the model's XGBoost JSON (read once at claim), or NULL */
     size_t meta_model_len;
+    int profiler;                 /* params.profiler (pexec_profiler): perf / callgrind run under the tool */
+    char *prof_dir;               /* then: the run's work directory (profile_exec.h), else NULL */
+    pexec_outcome prof;           /* then: the iteration's figures and top functions, from the child */
 
     pid_t pid;                    /* the current child, 0 when none */
     int msg_fd;                   /* read end of its progress pipe, -1 when closed */
@@ -350,6 +354,7 @@ static void worker_run_close_child(struct worker_run *r)
     r->bundle = NULL;
     json_decref(r->stages);
     r->stages = NULL;
+    pexec_outcome_free(&r->prof);
     r->pid = 0;
 }
 
@@ -357,6 +362,8 @@ static void worker_run_close_child(struct worker_run *r)
 static void worker_run_finish(struct worker *w, struct worker_run *r)
 {
     worker_run_close_child(r);
+    pexec_workdir_remove(r->prof_dir);
+    free(r->prof_dir);
     free(r->meta_model);
     jobspec_free(&r->spec);
     queue_claim_free(&r->claim);
@@ -443,6 +450,8 @@ static int worker_fork(struct worker *w, struct worker_run *r)
         .meta_model = r->meta_model,
         .meta_model_len = r->meta_model_len,
         .ml_nthread = w->opt->ml_threads,
+        .profiler = r->profiler,
+        .profile_dir = r->prof_dir,
     };
     fflush(stdout);
     fflush(stderr);
@@ -500,10 +509,20 @@ static void worker_start(struct worker *w, struct worker_run *r)
         worker_run_fail(w, r, msg);
         return;
     }
-    int rc = jobspec_from_stored(r->claim.kind, params, &r->spec, &terr);
+    pexec_profiler profiler = PEXEC_STAGES;
+    int rc = pexec_profiler_of(params, &profiler, msg, sizeof msg) < 0
+                 ? tb_fail(&terr, TB_EINVAL, "%s", msg)
+                 : jobspec_from_stored(r->claim.kind, params, &r->spec, &terr);
     json_decref(params);
     if (rc != 0) {
         snprintf(msg, sizeof msg, "invalid params: %s", terr.msg);
+        worker_run_fail(w, r, msg);
+        return;
+    }
+    /* perf / callgrind: each iteration's child runs it under the tool and
+     * leaves the figures and top functions in a work directory. */
+    r->profiler = (int)profiler;
+    if (profiler != PEXEC_STAGES && !(r->prof_dir = pexec_workdir_new(msg, sizeof msg))) {
         worker_run_fail(w, r, msg);
         return;
     }
@@ -693,6 +712,14 @@ static void worker_iteration_of(const struct worker_run *r, struct queue_iterati
     it->peak_rss_bytes = (long long)r->ru.ru_maxrss * 1024LL; /* Linux: KiB */
     it->started = r->t0_wall;
     it->finished = r->t1_wall;
+    if (r->prof.functions_json) { /* under a tool: its process tree, as profile-job measures */
+        it->wall_s = r->prof.wall_s;
+        it->cpu_s = r->prof.cpu_s;
+        it->peak_rss_bytes = r->prof.peak_rss_bytes;
+        it->started = r->prof.started;
+        it->finished = r->prof.finished;
+        it->hotspots_json = r->prof.functions_json;
+    }
 }
 
 /* The last iteration succeeded: persist its results. */
@@ -838,6 +865,11 @@ static void worker_child_done(struct worker *w, struct worker_run *r)
     if (!ok) {
         snprintf(msg, sizeof msg, "the run's process exited with status %d in iteration %d of %d",
                  WIFEXITED(st) ? WEXITSTATUS(st) : -1, r->iter, r->claim.iterations);
+        worker_run_fail(w, r, msg);
+        return;
+    }
+    if (r->profiler != PEXEC_STAGES &&
+        pexec_outcome_read(r->prof_dir, r->iter, &r->prof, msg, sizeof msg) < 0) {
         worker_run_fail(w, r, msg);
         return;
     }

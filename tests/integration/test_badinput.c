@@ -190,7 +190,8 @@ static const struct bi_case cases[] = {
     { "POST", RUNS, "{\"job\":\"EOD_SMALL\",\"overrides\":[]}", CT_JSON, OK_AUTH, NULL, 0, 400, VF, "overrides" },
     { "POST", RUNS, "{\"job\":\"EOD_SMALL\",\"overrides\":{\"capital\":-1}}", CT_JSON, OK_AUTH, NULL, 0, 400, VF, "overrides.capital" },
     { "POST", RUNS, "{\"job\":\"EOD_SMALL\",\"overrides\":{\"strategy\":\"x\"}}", CT_JSON, OK_AUTH, NULL, 0, 400, VF, "overrides.strategy" },
-    { "POST", RUNS, "{\"job\":\"EOD_SMALL\",\"profiler\":\"perf\"}", CT_JSON, OK_AUTH, NULL, 0, 400, VF, "profiler" },
+    { "POST", RUNS, "{\"job\":\"EOD_SMALL\",\"profiler\":\"gprof\"}", CT_JSON, OK_AUTH, NULL, 0, 400, VF, "profiler" },
+    { "POST", RUNS, "{\"job\":\"EOD_SMALL\",\"profiler\":null}", CT_JSON, OK_AUTH, NULL, 0, 400, VF, "profiler" },
     { "POST", RUNS, "{\"job\":\"EOD_SMALL\",\"priority\":1}", CT_JSON, OK_AUTH, NULL, 0, 400, VF, "priority" },
     { "POST", RUNS, "{\"job\":\"EOD_SMALL\"}", CT_JSON, OK_AUTH, "Idempotency-Key: "
       "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",

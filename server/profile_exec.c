@@ -1,16 +1,23 @@
 /* profile_exec.c — a profiled iteration in a child process (see profile_exec.h).
  *
- * Parent: result file (tmpfile) and pipe before fork(); read the child's
- * lines to EOF (stage times, error); wait4() for status, CPU and peak RSS;
- * check the result bundle is complete; for perf / callgrind run the tool's
- * report and keep its top functions. Child (stages): runexec_child_main, the
- * worker's own child body. Child (perf / callgrind): die with the parent,
- * keep the two descriptors across exec, and exec the tool over
- * `<self> profile-job --child ... --msg-fd N --bundle-fd M`. */
+ * Parent: result file (tmpfile, or the worker's) and pipe before fork();
+ * for a tool, the task file in the work directory; read the child's lines
+ * to EOF (stage times, error; copied to forward_fd when set); wait4() for
+ * status, CPU and peak RSS; check the result bundle is complete; for perf /
+ * callgrind run the tool's report and keep its top functions. Child
+ * (stages): runexec_child_main, the worker's own child body. Child (perf /
+ * callgrind): die with the parent, keep the two descriptors across exec,
+ * and exec the tool over `<self> <child args> --task F --msg-fd N
+ * --bundle-fd M`, which pexec_child_command turns back into a runexec_task.
+ * The worker's side (pexec_supervise, the outcome file, the work directory)
+ * is at the end. */
 #include "profile_exec.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,9 +31,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/mem.h"
+#include "mem.h"
 
 static const char *const pexec_names[] = { "stages", "perf", "callgrind" };
+
+/* AddressSanitizer's shadow memory and valgrind cannot share a process: an
+ * ASan build (-DTB_SANITIZE=ON) cannot run under callgrind (perf is fine). */
+#if defined(__SANITIZE_ADDRESS__)
+#define PEXEC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PEXEC_ASAN 1
+#endif
+#endif
 
 const char *pexec_profiler_name(pexec_profiler p) { return pexec_names[p]; }
 
@@ -131,6 +148,13 @@ int pexec_tool_check(pexec_profiler p, char *why, size_t n)
         snprintf(why, n, "callgrind_annotate not found in PATH (Debian package valgrind)");
         return -1;
     }
+#ifdef PEXEC_ASAN
+    if (p == PEXEC_CALLGRIND) {
+        snprintf(why, n, "this build uses AddressSanitizer (TB_SANITIZE=ON), which cannot run under valgrind; "
+                         "use perf, or a build without TB_SANITIZE");
+        return -1;
+    }
+#endif
     int fd = mkstemp(log);
     if (fd >= 0)
         close(fd);
@@ -260,14 +284,14 @@ static json_t *pexec_functions(const pexec_job *job, const char *raw, int iterat
 
 /* ---- the child --------------------------------------------------------------------- */
 
-static void pexec_task(const pexec_job *job, struct runexec_task *t, int msg_fd, FILE *bundle, pid_t parent,
-                       const int *close_fds, size_t n_close)
+static void pexec_task(const pexec_job *job, int iteration, struct runexec_task *t, int msg_fd, FILE *bundle,
+                       pid_t parent, const int *close_fds, size_t n_close)
 {
     memset(t, 0, sizeof *t);
-    t->run_id = 0;
+    t->run_id = job->run_id;
     t->job_name = job->job_name;
     t->spec = job->spec;
-    t->iteration = 1;
+    t->iteration = iteration;
     t->msg_fd = msg_fd;
     t->bundle = bundle;
     t->fault = RUNEXEC_FAULT_NONE;
@@ -275,23 +299,158 @@ static void pexec_task(const pexec_job *job, struct runexec_task *t, int msg_fd,
     t->close_fds = close_fds;
     t->n_close_fds = n_close;
     t->ml_nthread = job->ml_nthread;
+    t->meta_model = job->meta_model;
+    t->meta_model_len = job->meta_model_len;
 }
 
-void pexec_child_main(const pexec_job *job, int msg_fd, int bundle_fd)
+/* Write all of data to path (created 0600). 0, or -1 with why. */
+static int pexec_write_file(const char *path, const char *data, size_t len, char *why, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t off = 0;
+    while (fd >= 0 && off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (fd < 0 || off != len || close(fd) != 0) {
+        snprintf(why, n, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0 && off != len)
+            close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* The whole of path, NUL-terminated (caller frees), or NULL. */
+static char *pexec_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = f ? open_memstream(&buf, &n) : NULL;
+    char chunk[8192];
+    size_t got;
+    while (m && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, got, m);
+    int bad = !f || !m || ferror(f);
+    if (f)
+        fclose(f);
+    if (m)
+        fclose(m);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    if (len)
+        *len = n;
+    return buf;
+}
+
+/* The task file of iteration `iteration`: what the exec'd child needs to
+ * rebuild the runexec_task (the job from its normalised params, as the
+ * worker rebuilds a stored run). The meta-filter model goes beside it. */
+static int pexec_write_task(const pexec_job *job, int iteration, char *path, size_t path_n, char *why, size_t n)
+{
+    char model[PATH_MAX + 64] = "";
+    if (job->meta_model) {
+        snprintf(model, sizeof model, "%s/meta-model-%d.json", job->work_dir, iteration);
+        if (pexec_write_file(model, job->meta_model, job->meta_model_len, why, n) < 0)
+            return -1;
+    }
+    const tb_meta_config *meta = &job->spec->bt.meta;
+    json_t *task = json_pack("{s:s, s:O, s:s, s:I, s:i, s:i, s:o, s:I, s:I}", "kind", "run", "params",
+                             job->spec->normalized, "job_name", job->job_name, "run_id", (json_int_t)job->run_id,
+                             "iteration", iteration, "ml_nthread", job->ml_nthread, "meta_model",
+                             model[0] ? json_string(model) : json_null(), "train_first_ts",
+                             (json_int_t)meta->train_first_ts, "train_last_ts", (json_int_t)meta->train_last_ts);
+    char *text = task ? json_dumps(task, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(task);
+    if (!text) {
+        snprintf(why, n, "cannot serialise the task");
+        return -1;
+    }
+    snprintf(path, path_n, "%s/task-%d.json", job->work_dir, iteration);
+    int rc = pexec_write_file(path, text, strlen(text), why, n);
+    free(text);
+    return rc;
+}
+
+/* Rebuild the job of a task file and run it: never returns. */
+static void pexec_child_from_task(const char *task_path, int msg_fd, int bundle_fd) __attribute__((noreturn));
+static void pexec_child_from_task(const char *task_path, int msg_fd, int bundle_fd)
 {
     struct runexec_task t;
+    tb_jobspec spec;
+    tb_error terr;
+    json_error_t je;
+    const char *kind = "run", *job_name = "", *model_path = NULL;
+    json_t *params = NULL, *model_v = NULL;
+    json_int_t run_id = 0, first = INT64_MIN, last = INT64_MIN;
+    int iteration = 1, nthread = 1;
+    tb_error_clear(&terr);
     FILE *bundle = fdopen(bundle_fd, "w+");
     if (!bundle) {
         dprintf(msg_fd, "E cannot open the result file (descriptor %d): %s\n", bundle_fd, strerror(errno));
         _exit(RUNEXEC_EXIT_FAILED);
     }
-    pexec_task(job, &t, msg_fd, bundle, getppid(), NULL, 0);
-    runexec_child_main(job->entry, &t);
+    json_t *task = json_load_file(task_path, 0, &je);
+    if (!task || json_unpack_ex(task, &je, 0, "{s:s, s:o, s:s, s:I, s:i, s:i, s:o, s:I, s:I}", "kind", &kind,
+                                "params", &params, "job_name", &job_name, "run_id", &run_id, "iteration",
+                                &iteration, "ml_nthread", &nthread, "meta_model", &model_v,
+                                "train_first_ts", &first, "train_last_ts", &last) != 0) {
+        dprintf(msg_fd, "E the profiler's task file %s is unusable: %s\n", task_path, je.text);
+        _exit(RUNEXEC_EXIT_FAILED);
+    }
+    model_path = json_string_value(model_v); /* NULL: no meta-filter model */
+    if (jobspec_from_stored(kind, params, &spec, &terr) != 0) {
+        dprintf(msg_fd, "E invalid params: %s\n", terr.msg);
+        _exit(RUNEXEC_EXIT_FAILED);
+    }
+    spec.bt.meta.train_first_ts = first;
+    spec.bt.meta.train_last_ts = last;
+    size_t model_len = 0;
+    char *model = model_path ? pexec_read_file(model_path, &model_len) : NULL;
+    if (model_path && !model) {
+        dprintf(msg_fd, "E cannot read the meta-filter model %s: %s\n", model_path, strerror(errno));
+        _exit(RUNEXEC_EXIT_FAILED);
+    }
+    pexec_job job = { runexec_find(spec.job), &spec, job_name, nthread, PEXEC_STAGES, NULL, NULL, NULL,
+                      (int64_t)run_id, NULL, -1, model, model_len };
+    pexec_task(&job, iteration, &t, msg_fd, bundle, getppid(), NULL, 0);
+    runexec_child_main(job.entry, &t); /* never returns; task, spec and model live until _exit */
 }
 
-/* Under a tool: exec `<tool> ... <self> <child_args> --msg-fd N --bundle-fd M`. */
-static void pexec_exec_tool(const pexec_job *job, int iteration, int msg_fd, int bundle_fd) __attribute__((noreturn));
-static void pexec_exec_tool(const pexec_job *job, int iteration, int msg_fd, int bundle_fd)
+int pexec_child_command(int argc, char **argv)
+{
+    const char *task = NULL;
+    long msg_fd = -1, bundle_fd = -1;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        char *end = NULL;
+        if (!strcmp(argv[i], "--task"))
+            task = argv[i + 1];
+        else if (!strcmp(argv[i], "--msg-fd"))
+            msg_fd = strtol(argv[i + 1], &end, 10);
+        else if (!strcmp(argv[i], "--bundle-fd"))
+            bundle_fd = strtol(argv[i + 1], &end, 10);
+        else
+            break;
+        if (end && (*end || end == argv[i + 1]))
+            break;
+        if (i + 2 == argc && task && msg_fd >= 0 && bundle_fd >= 0)
+            pexec_child_from_task(task, (int)msg_fd, (int)bundle_fd);
+    }
+    fprintf(stderr, "profiler child: internal use only (--task FILE --msg-fd N --bundle-fd M)\n");
+    return 2;
+}
+
+/* Under a tool: exec `<tool> ... <self> <child_args> --task F --msg-fd N --bundle-fd M`. */
+static void pexec_exec_tool(const pexec_job *job, int iteration, const char *task, int msg_fd, int bundle_fd)
+    __attribute__((noreturn));
+static void pexec_exec_tool(const pexec_job *job, int iteration, const char *task, int msg_fd, int bundle_fd)
 {
     char raw[4200], log[4200], mfd[16], bfd[16], out_opt[4300];
     const char *argv[64];
@@ -328,8 +487,10 @@ static void pexec_exec_tool(const pexec_job *job, int iteration, int msg_fd, int
         argv[n++] = out_opt;
     }
     argv[n++] = job->self_exe;
-    for (size_t i = 0; job->child_args[i] && n < 56; i++)
+    for (size_t i = 0; job->child_args[i] && n < 54; i++)
         argv[n++] = job->child_args[i];
+    argv[n++] = "--task";
+    argv[n++] = task;
     argv[n++] = "--msg-fd";
     argv[n++] = mfd;
     argv[n++] = "--bundle-fd";
@@ -352,7 +513,24 @@ static void pexec_on_line(pexec_result *r, char *line)
         snprintf(r->error, sizeof r->error, "%s", m.text);
 }
 
-static void pexec_read_lines(int fd, pexec_result *r)
+/* Copy one line (and its newline) to fd: the worker's pipe. Lines are
+ * under PIPE_BUF, so the write is atomic; a gone reader is not an error. */
+static void pexec_forward(int fd, const char *line, size_t len)
+{
+    char buf[1104];
+    memcpy(buf, line, len);
+    buf[len++] = '\n';
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        off += (size_t)w;
+    }
+}
+
+static void pexec_read_lines(int fd, int forward_fd, pexec_result *r)
 {
     char chunk[4096], line[1100];
     size_t len = 0;
@@ -364,6 +542,8 @@ static void pexec_read_lines(int fd, pexec_result *r)
             break;
         for (ssize_t i = 0; i < got; i++) {
             if (chunk[i] == '\n') {
+                if (forward_fd >= 0)
+                    pexec_forward(forward_fd, line, len);
                 line[len] = '\0';
                 pexec_on_line(r, line);
                 len = 0;
@@ -416,13 +596,19 @@ void pexec_result_free(pexec_result *r)
 int pexec_iteration(const pexec_job *job, int iteration, pexec_result *r)
 {
     int fds[2];
+    char task[PATH_MAX + 64] = "", why[600];
     memset(r, 0, sizeof *r);
     r->stages = json_array();
-    FILE *bundle = tmpfile();
+    if (job->profiler != PEXEC_STAGES && pexec_write_task(job, iteration, task, sizeof task, why, sizeof why) < 0) {
+        snprintf(r->error, sizeof r->error, "iteration %d: %s", iteration, why);
+        return -1;
+    }
+    FILE *own = job->bundle ? NULL : tmpfile();
+    FILE *bundle = job->bundle ? job->bundle : own;
     if (!bundle || pipe(fds) != 0) {
         snprintf(r->error, sizeof r->error, "cannot create the result file or pipe: %s", strerror(errno));
-        if (bundle)
-            fclose(bundle);
+        if (own)
+            fclose(own);
         return -1;
     }
     fflush(stdout);
@@ -435,20 +621,21 @@ int pexec_iteration(const pexec_job *job, int iteration, pexec_result *r)
         if (job->profiler == PEXEC_STAGES) {
             struct runexec_task t;
             int close_fds[1] = { fds[0] };
-            pexec_task(job, &t, fds[1], bundle, parent, close_fds, 1);
+            pexec_task(job, iteration, &t, fds[1], bundle, parent, close_fds, 1);
             runexec_child_main(job->entry, &t); /* never returns */
         }
         close(fds[0]);
-        pexec_exec_tool(job, iteration, fds[1], fileno(bundle)); /* never returns */
+        pexec_exec_tool(job, iteration, task, fds[1], fileno(bundle)); /* never returns */
     }
     close(fds[1]);
     if (pid < 0) {
         snprintf(r->error, sizeof r->error, "fork failed: %s", strerror(errno));
         close(fds[0]);
-        fclose(bundle);
+        if (own)
+            fclose(own);
         return -1;
     }
-    pexec_read_lines(fds[0], r);
+    pexec_read_lines(fds[0], job->forward_fd, r);
     close(fds[0]);
     int status = 0;
     struct rusage ru;
@@ -478,11 +665,11 @@ int pexec_iteration(const pexec_job *job, int iteration, pexec_result *r)
     } else if (pexec_check_bundle(bundle, r) == 0) {
         r->ok = 1;
     }
-    fclose(bundle);
+    if (own)
+        fclose(own);
     if (!r->ok)
         return -1;
     if (job->profiler != PEXEC_STAGES) {
-        char why[600];
         snprintf(r->raw, sizeof r->raw, "%s/%s-%d.%s", job->work_dir, job->profiler == PEXEC_PERF ? "perf" : "callgrind",
                  iteration, job->profiler == PEXEC_PERF ? "data" : "out");
         r->functions = pexec_functions(job, r->raw, iteration, why, sizeof why);
@@ -494,4 +681,137 @@ int pexec_iteration(const pexec_job *job, int iteration, pexec_result *r)
         }
     }
     return 0;
+}
+
+/* ---- the worker's side ---------------------------------------------------------------- */
+
+int pexec_profiler_of(const json_t *params, pexec_profiler *out, char *err, size_t n)
+{
+    const json_t *v = json_object_get(params, "profiler");
+    *out = PEXEC_STAGES;
+    if (!v)
+        return 0;
+    if (!json_is_string(v) || pexec_profiler_parse(json_string_value(v), out) < 0) {
+        snprintf(err, n, "stored params: profiler must be \"stages\", \"perf\" or \"callgrind\"");
+        return -1;
+    }
+    return 0;
+}
+
+char *pexec_workdir_new(char *err, size_t n)
+{
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/tb-worker-profile-XXXXXX", tmp);
+    if (!mkdtemp(dir)) {
+        snprintf(err, n, "cannot create the profiler's work directory in %s: %s", tmp, strerror(errno));
+        return NULL;
+    }
+    return mem_strdup(dir);
+}
+
+void pexec_workdir_remove(const char *dir)
+{
+    char path[PATH_MAX + 300];
+    if (!dir || !*dir)
+        return;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path); /* flat: the task, the model, the tools' output and logs */
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+static void pexec_outcome_path(const char *dir, int iteration, char *out, size_t n)
+{
+    snprintf(out, n, "%s/outcome-%d.json", dir, iteration);
+}
+
+static int pexec_outcome_write(const char *dir, int iteration, const pexec_result *r, char *why, size_t n)
+{
+    char path[PATH_MAX + 64];
+    json_t *o = json_pack("{s:f, s:f, s:I, s:f, s:f, s:O}", "wall_seconds", r->wall_s, "cpu_seconds", r->cpu_s,
+                          "peak_rss_bytes", (json_int_t)r->peak_rss_bytes, "started", r->started, "finished",
+                          r->finished, "functions", r->functions ? r->functions : json_null());
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(o);
+    if (!text) {
+        snprintf(why, n, "cannot serialise the profiler's outcome");
+        return -1;
+    }
+    pexec_outcome_path(dir, iteration, path, sizeof path);
+    int rc = pexec_write_file(path, text, strlen(text), why, n);
+    free(text);
+    return rc;
+}
+
+int pexec_outcome_read(const char *dir, int iteration, pexec_outcome *out, char *err, size_t n)
+{
+    char path[PATH_MAX + 64];
+    json_error_t je;
+    json_t *fns = NULL;
+    json_int_t rss = 0;
+    memset(out, 0, sizeof *out);
+    pexec_outcome_path(dir, iteration, path, sizeof path);
+    json_t *o = json_load_file(path, 0, &je);
+    if (!o || json_unpack_ex(o, &je, 0, "{s:F, s:F, s:I, s:F, s:F, s:o}", "wall_seconds", &out->wall_s,
+                             "cpu_seconds", &out->cpu_s, "peak_rss_bytes", &rss, "started", &out->started,
+                             "finished", &out->finished, "functions", &fns) != 0 ||
+        !json_is_array(fns)) {
+        snprintf(err, n, "the profiler's outcome %s is unusable: %s", path,
+                 o && fns ? "functions is not an array" : je.text);
+        json_decref(o);
+        return -1;
+    }
+    out->peak_rss_bytes = (long long)rss;
+    out->functions_json = json_dumps(fns, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (!out->functions_json) {
+        snprintf(err, n, "the profiler's outcome %s: cannot serialise its functions", path);
+        return -1;
+    }
+    return 0;
+}
+
+void pexec_outcome_free(pexec_outcome *o)
+{
+    free(o->functions_json);
+    o->functions_json = NULL;
+}
+
+int pexec_supervise(const struct runexec_entry *entry, const struct runexec_task *t, tb_error *err)
+{
+    static const char *const child_args[] = { "--profile-child", NULL };
+    pexec_profiler p = (pexec_profiler)t->profiler;
+    char why[1024], self[PATH_MAX];
+    if (p != PEXEC_PERF && p != PEXEC_CALLGRIND)
+        return tb_fail(err, TB_EINTERNAL, "unknown profiler %d", t->profiler);
+    if (!t->profile_dir)
+        return tb_fail(err, TB_EINTERNAL, "no work directory for the %s profile", pexec_profiler_name(p));
+    if (pexec_tool_check(p, why, sizeof why) < 0)
+        return tb_fail(err, TB_EINVAL, "%s is not available: %s", pexec_profiler_name(p), why);
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0)
+        return tb_fail(err, TB_EIO, "cannot find this program (/proc/self/exe): %s", strerror(errno));
+    self[len] = '\0';
+    /* The worker's pipe stays out of the tool's processes: the worker sees
+     * EOF when this process ends. Its lines reach it through pexec_forward. */
+    fcntl(t->msg_fd, F_SETFD, FD_CLOEXEC);
+    pexec_job job = { entry, t->spec, t->job_name, t->ml_nthread, p, self, child_args, t->profile_dir,
+                      t->run_id, t->bundle, t->msg_fd, t->meta_model, t->meta_model_len };
+    pexec_result r;
+    int rc = pexec_iteration(&job, t->iteration, &r);
+    if (rc == 0 && pexec_outcome_write(t->profile_dir, t->iteration, &r, why, sizeof why) < 0)
+        rc = tb_fail(err, TB_EIO, "%s", why);
+    else if (rc != 0)
+        tb_fail(err, TB_EINTERNAL, "%s", r.error);
+    if (r.raw[0])
+        unlink(r.raw); /* the worker keeps the top functions, not the raw profile */
+    pexec_result_free(&r);
+    return rc;
 }
