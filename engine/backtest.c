@@ -92,24 +92,26 @@ static int bt_inputs_pay(const tb_strategy_params *sp)
 
 /* Signals from the strategy's input arrays taken from the factor cache
  * (mapped, or computed and stored for the next run): the same signals as
- * strategy_signals_mt(), which computes the arrays in place. */
-static void bt_signals_cached(const tb_strategy_params *sp, const tb_market *m, const tb_data_id *id, int threads,
-                              uint8_t *sig)
+ * strategy_signals_mt(), which computes the arrays in place. -1 (nothing
+ * done) when the cache cannot give every input. */
+static int bt_signals_cached(const tb_strategy_params *sp, const tb_market *m, const tb_data_id *id, int threads,
+                             uint8_t *sig)
 {
     ind_key keys[TB_MAX_INPUTS];
-    size_t nk = sp->def->inputs(sp->v, keys);
+    size_t nk = sp->def->inputs(sp->v, keys), got = 0;
     fcache_arrays *arr[TB_MAX_INPUTS];
-    for (size_t k = 0; k < nk; k++) {
-        fcache_spec spec = fcache_spec_indicator(keys[k]);
-        arr[k] = fcache_get(&spec, m, id, threads, NULL);
+    for (; got < nk; got++) {
+        fcache_spec spec = fcache_spec_indicator(keys[got]);
+        if (!(arr[got] = fcache_lookup(&spec, m, id, threads, NULL))) break;
     }
-    for (size_t i = 0; i < m->n_symbols; i++) {
+    for (size_t i = 0; got == nk && i < m->n_symbols; i++) {
         tb_series s = market_series(m, i);
         const double *in[TB_MAX_INPUTS];
-        for (size_t k = 0; k < nk; k++) in[k] = fcache_plane(arr[k], 0) + m->offset[i];
+        for (size_t k = 0; k < nk; k++) in[k] = fcache_series(arr[k], 0, i);
         sp->def->signal_from(sp->v, &s, in, sig + m->offset[i]);
     }
-    for (size_t k = 0; k < nk; k++) fcache_release(arr[k]);
+    for (size_t k = 0; k < got; k++) fcache_release(arr[k]);
+    return got == nk ? 0 : -1;
 }
 
 int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest *out, tb_error *err)
@@ -125,6 +127,7 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     tb_data_id id;            /* the bars' identity, for the factor cache */
     fcache_arrays *tab_hold = NULL; /* the cost table's arrays, when the cache has them */
     tb_cost_table tab = {NULL};
+    const size_t *tab_offset = NULL; /* the table's layout when the market was cut */
 
     double t0 = stage_now();
     hooks_progress(hooks, "load_data", 0.0);
@@ -142,9 +145,7 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     hooks_progress(hooks, "signals", 0.3);
     out->sig = xmalloc(out->market->n_bars ? out->market->n_bars : 1);
     const int threads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1; /* signals and entry/exit statistics */
-    if (cached && bt_inputs_pay(&c->strategy))
-        bt_signals_cached(&c->strategy, out->market, &id, threads, out->sig);
-    else
+    if (!cached || !bt_inputs_pay(&c->strategy) || bt_signals_cached(&c->strategy, out->market, &id, threads, out->sig))
         strategy_signals_mt(&c->strategy, out->market, out->sig, threads);
     stage_record(&out->stages, hooks, "signals", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
@@ -166,8 +167,8 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
     band_hooks band = {hooks, 0.5, 0.9};
     tb_hooks sim_hooks = {&band, band_progress, NULL, band_cancelled};
     hooks_progress(hooks, "simulate", 0.5);
-    if (cached) tab_hold = fcache_cost_table(out->market, &id, threads, &tab, NULL);
-    tb_sim_opts sim_opts = {.stats = tab_hold ? &tab : NULL, .threads = threads};
+    if (cached) tab_hold = fcache_cost_table(out->market, &id, threads, &tab, &tab_offset, NULL); /* NULL: as needed */
+    tb_sim_opts sim_opts = {.stats = tab_hold ? &tab : NULL, .stats_offset = tab_offset, .threads = threads};
     if (simulate_with(out->market, out->sig, &out->panel, &c->sim, &sim_opts, &sim_hooks, &out->sim, err)) goto fail;
     stage_record(&out->stages, hooks, "simulate", t0);
 
@@ -182,7 +183,7 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
         t0 = stage_now();
         hooks_progress(hooks, "simulate_base", 0.95);
         tb_sim_result base;
-        tb_sim_opts base_opts = {.stats = tab_hold ? &tab : NULL, .threads = 1};
+        tb_sim_opts base_opts = {.stats = tab_hold ? &tab : NULL, .stats_offset = tab_offset, .threads = 1};
         if (simulate_with(out->market, base_sig, &out->panel, &c->sim, &base_opts, NULL, &base, err)) goto fail;
         metrics_compute(&base, out->bench, tb_freq_periods_per_year(c->source.freq), &out->meta.base);
         sim_result_free(&base);

@@ -63,7 +63,7 @@ int source_load_id(const tb_source *s, const tb_universe *u, tb_market **out, tb
     if (!source_is_synthetic(s)) {
         pcache_status st;
         int rc = pcache_csv_load(s->data, (const char *const *)u->names, u->n, s->freq, out, &st, err);
-        if (rc == 0 && st.identified) *id = (tb_data_id){1, {1, st.key_hash, st.checksum, (*out)->n_bars}};
+        if (rc == 0 && st.identified) *id = (tb_data_id){1, {1, st.key_hash, st.checksum, 0}, (*out)->n_bars};
         return rc;
     }
     size_t *idx = xmalloc(xmul(u->n, sizeof *idx));
@@ -94,7 +94,7 @@ int source_load_id(const tb_source *s, const tb_universe *u, tb_market **out, tb
                 ends = id_mix_double(ends, m->volume[k[e]]);
             }
         }
-        *id = (tb_data_id){1, {2, params, syms, ends}};
+        *id = (tb_data_id){1, {2, params, syms, ends}, m->n_bars};
     }
     free(idx);
     return rc;

@@ -36,11 +36,15 @@ int source_load(const tb_source *s, const tb_universe *u, tb_market **out, tb_er
  *   synthetic: the generator's parameters (seed, universe size, bars,
  *     frequency), the symbol indices, and each symbol's first and last bar
  *     as generated (a guard against a changed generator).
- * The market may then be cut by market_truncate_after() (users key on its
- * offsets as well); any other change to its bars makes the id wrong. */
+ * The id determines every bar of the load, hence its offsets. The market may
+ * then be cut by market_truncate_after() (each symbol keeps a prefix of its
+ * bars, so it still reads arrays of the whole load whose values at a bar
+ * depend on earlier bars only); any other change to its bars makes the id
+ * wrong. */
 typedef struct tb_data_id {
     int known;        /* 0: no safe identity; derived caches are not used */
     uint64_t w[4];    /* source kind (1 CSV, 2 synthetic) and three identifying words */
+    uint64_t n_bars;  /* bars of the load before any cut (a market with fewer was cut) */
 } tb_data_id;
 
 /* source_load() that also fills *id (id->known = 0 when there is none). */

@@ -7,15 +7,17 @@
  *            (kind, version, a, b), the data id (4 words), n_symbols, n_bars,
  *            planes, width, data_off, plane stride, file_len, meta checksum,
  *            build time, reserved
- *   offsets  n_symbols + 1 words: the market's, which the request must equal
+ *   offsets  n_symbols + 1 words: the whole load's (a cut market has at most
+ *            as many bars per symbol, and reads a prefix of each)
  *   sums     n_symbols words: checksum of symbol i's values in every plane
  *   data     at data_off (64-aligned): `planes` planes of n_bars * width
  *            doubles, each zero-padded to a multiple of 64 bytes
  *
  * The meta checksum covers offsets and sums (and the padding after them).
- * The layout is computed from the request (the market and the spec), never
- * from the file: the file's header must equal it field for field and its
- * length must be the computed one. Checksums are the panel cache's
+ * The layout is computed from the request (the spec, the symbol count and
+ * the load's bar count), never from the file: the file's header must equal
+ * it field for field and its length must be the computed one; the offsets
+ * are checked before any is used. Checksums are the panel cache's
  * (pcache_hash_*). */
 #include "factor_cache.h"
 
@@ -65,8 +67,9 @@ typedef struct fc_layout {
 } fc_layout;
 
 struct fcache_arrays {
-    size_t planes;
+    size_t planes, width;
     const double *plane[FCACHE_MAX_PLANES];
+    size_t *offset;          /* n_symbols + 1: symbol i's values at plane[k] + offset[i] * width */
     void *map;               /* the mapped file, or NULL */
     size_t map_len;
     double *heap;            /* computed values, or NULL */
@@ -152,35 +155,35 @@ static uint64_t fc_fnv(uint64_t h, uint64_t w)
     return h;
 }
 
-/* The file name's hash: everything the header must match, and the offsets. */
+/* The file name's hash: everything the header must match. */
 static uint64_t fc_key_hash(const fc_req *r)
 {
     const fcache_spec *sp = r->sp;
-    const tb_market *m = r->m;
+    const uint64_t head[] = {FCACHE_FORMAT_VERSION, sp->kind,    sp->version, (uint64_t)(int64_t)sp->a,
+                             (uint64_t)(int64_t)sp->b, sp->planes, sp->width,   r->id->w[0],
+                             r->id->w[1],              r->id->w[2], r->id->w[3], r->id->n_bars,
+                             r->m->n_symbols};
     uint64_t h = 0xcbf29ce484222325ULL;
-    const uint64_t head[] = {FCACHE_FORMAT_VERSION, sp->kind, sp->version, (uint64_t)(int64_t)sp->a,
-                             (uint64_t)(int64_t)sp->b, sp->planes, sp->width, r->id->w[0], r->id->w[1], r->id->w[2],
-                             r->id->w[3], m->n_symbols, m->n_bars};
     for (size_t k = 0; k < sizeof head / sizeof head[0]; k++) h = fc_fnv(h, head[k]);
-    for (size_t i = 0; i <= m->n_symbols; i++) h = fc_fnv(h, m->offset[i]);
     return h;
 }
 
 /* ---- per-symbol work over threads: compute or verify ---------------------------------- */
 
-/* Checksum of symbol i's values in every plane. */
-static uint64_t fc_sym_sum(const fcache_spec *sp, const tb_market *m, const double *const *plane, size_t i)
+/* Checksum of symbol i's values in every plane (laid out by off). */
+static uint64_t fc_sym_sum(const fcache_spec *sp, const size_t *off, const double *const *plane, size_t i)
 {
     pcache_hash h;
     pcache_hash_init(&h);
-    size_t o = m->offset[i] * sp->width, n = market_len(m, i) * sp->width;
+    size_t o = off[i] * sp->width, n = (off[i + 1] - off[i]) * sp->width;
     for (size_t k = 0; k < sp->planes; k++) pcache_hash_update(&h, plane[k] + o, n * sizeof(double));
     return pcache_hash_final(&h);
 }
 
 typedef struct fc_job {
     const fcache_spec *sp;
-    const tb_market *m;
+    const tb_market *m;            /* compute: the bars */
+    const size_t *off;             /* n_symbols + 1: the planes' layout (compute: m's offsets) */
     double *const *out;            /* compute: the planes to fill; NULL when verifying */
     const double *const *in;       /* the planes to checksum */
     uint64_t *sums;                /* n_symbols: written (compute; NULL: not needed) or compared (verify) */
@@ -203,10 +206,10 @@ static void *fc_job_run(void *arg)
     for (size_t i = jb->from; i < jb->to; i++) {
         if (jb->out) {
             double *at[FCACHE_MAX_PLANES];
-            for (size_t k = 0; k < sp->planes; k++) at[k] = jb->out[k] + m->offset[i] * sp->width;
+            for (size_t k = 0; k < sp->planes; k++) at[k] = jb->out[k] + jb->off[i] * sp->width;
             sp->fill(sp, m, i, at, scratch);
-            if (jb->sums) jb->sums[i] = fc_sym_sum(sp, m, jb->in, i); /* while the values are in cache */
-        } else if (fc_sym_sum(sp, m, jb->in, i) != jb->sums[i]) {
+            if (jb->sums) jb->sums[i] = fc_sym_sum(sp, jb->off, jb->in, i); /* while the values are in cache */
+        } else if (fc_sym_sum(sp, jb->off, jb->in, i) != jb->sums[i]) {
             jb->bad = i + 1;
             break;
         }
@@ -215,25 +218,28 @@ static void *fc_job_run(void *arg)
     return NULL;
 }
 
-/* Run compute (out != NULL) or verify over the symbols, split by bar counts
- * over up to `threads` threads; returns 0, or a failing symbol + 1. */
-static size_t fc_run(const fcache_spec *sp, const tb_market *m, double *const *out, const double *const *in,
-                  uint64_t *sums, int threads)
+/* Compute (out != NULL: m's symbols into planes laid out by off, their sums
+ * when sums != NULL) or verify (the planes laid out by off against sums),
+ * the symbols split by bar counts over up to `threads` threads. Returns 0,
+ * or a failing symbol + 1. */
+static size_t fc_run(const fcache_spec *sp, const tb_market *m, const size_t *off, double *const *out,
+                     const double *const *in, uint64_t *sums, int threads)
 {
+    const size_t n = m->n_symbols, n_bars = off[n];
     if (threads < 1) threads = 1;
     if (threads > FC_MAX_THREADS) threads = FC_MAX_THREADS;
-    if ((size_t)threads > m->n_symbols) threads = m->n_symbols ? (int)m->n_symbols : 1;
+    if ((size_t)threads > n) threads = n ? (int)n : 1;
     fc_job jobs[FC_MAX_THREADS];
     pthread_t tid[FC_MAX_THREADS];
     int started[FC_MAX_THREADS] = {0};
     size_t a = 0;
     for (int t = 0; t < threads; t++) {
-        size_t b = m->n_symbols;
+        size_t b = n;
         if (t < threads - 1) {
-            size_t goal = m->n_bars / (size_t)threads * (size_t)(t + 1);
-            for (b = a; b < m->n_symbols && m->offset[b] < goal;) b++;
+            size_t goal = n_bars / (size_t)threads * (size_t)(t + 1);
+            for (b = a; b < n && off[b] < goal;) b++;
         }
-        jobs[t] = (fc_job){sp, m, out, in, sums, a, b, 0};
+        jobs[t] = (fc_job){sp, m, off, out, in, sums, a, b, 0};
         a = b;
     }
     for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, fc_job_run, &jobs[t]) == 0;
@@ -261,7 +267,7 @@ static fcache_outcome fc_miss(fcache_status *st, fcache_outcome o, const char *f
     return o;
 }
 
-/* The symbol the hit recomputes: the longest (the most values to differ). */
+/* The symbol a hit recomputes: m's longest (the most values to differ). */
 static size_t fc_spot_symbol(const tb_market *m)
 {
     size_t best = 0;
@@ -270,8 +276,10 @@ static size_t fc_spot_symbol(const tb_market *m)
     return best;
 }
 
-/* Recompute symbol i and compare with the planes, bit for bit. */
-static int fc_spot_check(const fcache_spec *sp, const tb_market *m, const double *const *plane, size_t i)
+/* Recompute symbol i of m and compare with its prefix of the planes (laid
+ * out by off), bit for bit. */
+static int fc_spot_check(const fcache_spec *sp, const tb_market *m, const size_t *off, const double *const *plane,
+                         size_t i)
 {
     size_t len = market_len(m, i), n = len * sp->width;
     if (!len) return 0;
@@ -282,13 +290,14 @@ static int fc_spot_check(const fcache_spec *sp, const tb_market *m, const double
     sp->fill(sp, m, i, at, scratch);
     int bad = 0;
     for (size_t k = 0; k < sp->planes && !bad; k++)
-        bad = memcmp(at[k], plane[k] + m->offset[i] * sp->width, n * sizeof(double)) != 0;
+        bad = memcmp(at[k], plane[k] + off[i] * sp->width, n * sizeof(double)) != 0;
     free(scratch);
     free(buf);
     return bad;
 }
 
-/* Check a mapped file against the request; fill a on success. */
+/* Check a mapped file against the request; fill a on success (a->offset
+ * may be set either way: the caller frees it). */
 static fcache_outcome fc_check(const fc_req *r, const unsigned char *map, size_t len, int threads, fcache_arrays *a,
                                fcache_status *st)
 {
@@ -307,7 +316,7 @@ static fcache_outcome fc_check(const fc_req *r, const unsigned char *map, size_t
     if (h.kind != sp->kind || h.version != sp->version || h.a != sp->a || h.b != sp->b || h.planes != sp->planes ||
         h.width != sp->width)
         return fc_miss(st, FCACHE_MISS_INVALID, "holds other arrays (kind, version or parameters differ)");
-    if (memcmp(h.id, r->id->w, sizeof h.id) || h.n_symbols != m->n_symbols || h.n_bars != m->n_bars)
+    if (memcmp(h.id, r->id->w, sizeof h.id) || h.n_symbols != m->n_symbols || h.n_bars != r->id->n_bars)
         return fc_miss(st, FCACHE_MISS_INVALID, "computed from other bars");
     if (h.data_off != l->data_off || h.stride != l->stride || h.file_len != l->file_len || (uint64_t)len != l->file_len)
         return fc_miss(st, FCACHE_MISS_INVALID, "lengths do not add up (%zu bytes, want %llu)", len,
@@ -316,21 +325,27 @@ static fcache_outcome fc_check(const fc_req *r, const unsigned char *map, size_t
     pcache_hash_init(&hh);
     pcache_hash_update(&hh, map + l->offsets_off, (size_t)(l->data_off - l->offsets_off));
     if (pcache_hash_final(&hh) != h.meta_sum) return fc_miss(st, FCACHE_MISS_INVALID, "checksum mismatch (offsets)");
-    for (size_t i = 0; i <= m->n_symbols; i++) {
-        uint64_t o;
-        memcpy(&o, map + l->offsets_off + i * 8, sizeof o);
-        if (o != m->offset[i]) return fc_miss(st, FCACHE_MISS_INVALID, "computed from other bars (offsets differ)");
-    }
+
+    /* The load's offsets: ascending to n_bars, and the market (whole or cut)
+     * has at most as many bars per symbol. */
+    size_t *off = a->offset = xmalloc(xmul(m->n_symbols + 1, sizeof *off));
+    memcpy(off, map + l->offsets_off, (m->n_symbols + 1) * sizeof *off);
+    int bad_off = off[0] != 0 || off[m->n_symbols] != h.n_bars;
+    for (size_t i = 0; !bad_off && i < m->n_symbols; i++)
+        bad_off = off[i + 1] < off[i] || off[i + 1] > h.n_bars || market_len(m, i) > off[i + 1] - off[i];
+    if (bad_off) return fc_miss(st, FCACHE_MISS_INVALID, "computed from other bars (offsets differ)");
+
     a->planes = sp->planes;
+    a->width = sp->width;
     for (size_t k = 0; k < sp->planes; k++)
         a->plane[k] = (const double *)(const void *)(map + l->data_off + k * l->stride);
     uint64_t *sums = xmalloc(xmul(m->n_symbols ? m->n_symbols : 1, sizeof *sums));
     memcpy(sums, map + l->sums_off, m->n_symbols * sizeof *sums);
-    size_t bad = fc_run(sp, m, NULL, a->plane, sums, threads);
+    size_t bad = fc_run(sp, m, off, NULL, a->plane, sums, threads);
     free(sums);
     if (bad) return fc_miss(st, FCACHE_MISS_INVALID, "checksum mismatch (%s)", m->symbols[bad - 1]);
     size_t spot = fc_spot_symbol(m);
-    if (m->n_symbols && fc_spot_check(sp, m, a->plane, spot))
+    if (m->n_symbols && fc_spot_check(sp, m, off, a->plane, spot))
         return fc_miss(st, FCACHE_MISS_INVALID, "%s of %s recomputed differs: stale computation version",
                        sp->name, m->symbols[spot]);
     return FCACHE_HIT;
@@ -344,7 +359,7 @@ static fcache_outcome fc_lookup(const fc_req *r, int threads, fcache_arrays *a, 
         return fc_miss(st, FCACHE_MISS_INVALID, "cannot open: %s", strerror(errno));
     }
     struct stat s;
-    if (fstat(fd, &s) || (uint64_t)s.st_size != r->l.file_len || s.st_size < (off_t)sizeof(fc_header)) {
+    if (fstat(fd, &s) || (uint64_t)s.st_size != r->l.file_len) {
         close(fd);
         return fc_miss(st, FCACHE_MISS_INVALID, "length %lld, want %llu", (long long)s.st_size,
                        (unsigned long long)r->l.file_len);
@@ -357,6 +372,8 @@ static fcache_outcome fc_lookup(const fc_req *r, int threads, fcache_arrays *a, 
     fcache_outcome o = fc_check(r, map, len, threads, a, st);
     if (o != FCACHE_HIT) {
         munmap(map, len);
+        free(a->offset);
+        memset(a, 0, sizeof *a);
         return o;
     }
     a->map = map;
@@ -411,7 +428,7 @@ static int64_t fc_now_ns(void)
     return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* Write the file of freshly computed planes (best effort). */
+/* Write the file of an uncut market's freshly computed planes (best effort). */
 static void fc_store(const fc_req *r, const double *const *plane, const uint64_t *sums, fcache_status *st)
 {
     const fcache_spec *sp = r->sp;
@@ -470,59 +487,83 @@ static void fc_store(const fc_req *r, const double *const *plane, const uint64_t
 
 /* ---- the entry points ------------------------------------------------------------------- */
 
-fcache_arrays *fcache_get(const fcache_spec *sp, const tb_market *m, const tb_data_id *id, int threads,
-                          fcache_status *st)
+/* m's arrays computed into the heap, in m's layout (and their sums when wanted). */
+static fcache_arrays *fc_compute(const fcache_spec *sp, const tb_market *m, int threads, uint64_t *sums)
+{
+    fcache_arrays *a = xcalloc(1, sizeof *a);
+    size_t per_plane = m->n_bars * sp->width, np = sp->planes;
+    a->heap = xmalloc(xmul(xmul(per_plane ? per_plane : 1, np), sizeof(double)));
+    a->planes = np;
+    a->width = sp->width;
+    a->offset = xmalloc(xmul(m->n_symbols + 1, sizeof *a->offset));
+    memcpy(a->offset, m->offset, (m->n_symbols + 1) * sizeof *a->offset);
+    double *out[FCACHE_MAX_PLANES];
+    for (size_t k = 0; k < np; k++) a->plane[k] = out[k] = a->heap + k * per_plane;
+    fc_run(sp, m, a->offset, out, a->plane, sums, threads);
+    return a;
+}
+
+fcache_arrays *fcache_lookup(const fcache_spec *sp, const tb_market *m, const tb_data_id *id, int threads,
+                             fcache_status *st)
 {
     fcache_status local;
     if (!st) st = &local;
     memset(st, 0, sizeof *st);
-    fcache_arrays *a = xcalloc(1, sizeof *a);
+    if (!fcache_usable(id)) return NULL;
     fc_req r;
     memset(&r, 0, sizeof r);
     r.sp = sp;
     r.m = m;
     r.id = id;
     r.dir = fc_dir();
-    int cacheable = fcache_usable(id) && sp->planes >= 1 && sp->planes <= FCACHE_MAX_PLANES && sp->width >= 1 &&
-                    sp->width <= FC_MAX_WIDTH && !fc_layout_of(m->n_symbols, m->n_bars, sp->planes, sp->width, &r.l);
-    if (cacheable && snprintf(r.path, sizeof r.path, "%s/fact-%016llx.tbf", r.dir,
-                              (unsigned long long)fc_key_hash(&r)) >= (int)sizeof r.path) {
+    if (sp->planes < 1 || sp->planes > FCACHE_MAX_PLANES || sp->width < 1 || sp->width > FC_MAX_WIDTH ||
+        m->n_bars > id->n_bars || fc_layout_of(m->n_symbols, id->n_bars, sp->planes, sp->width, &r.l)) {
+        fc_reason(st, "not cacheable (shape)");
+        return NULL;
+    }
+    if (snprintf(r.path, sizeof r.path, "%s/fact-%016llx.tbf", r.dir, (unsigned long long)fc_key_hash(&r)) >=
+        (int)sizeof r.path) {
         fc_reason(st, "cache path too long");
-        cacheable = 0;
+        return NULL;
     }
-    if (cacheable) {
-        snprintf(st->path, sizeof st->path, "%s", r.path);
-        st->outcome = fc_lookup(&r, threads, a, st);
-        if (st->outcome == FCACHE_HIT) return a;
-        memset(a, 0, sizeof *a);
+    snprintf(st->path, sizeof st->path, "%s", r.path);
+    fcache_arrays *a = xcalloc(1, sizeof *a);
+    st->outcome = fc_lookup(&r, threads, a, st);
+    if (st->outcome == FCACHE_HIT) return a;
+    free(a);
+    if (m->n_bars != id->n_bars) { /* a cut market: the whole load's arrays are not here to store */
+        if (!st->reason[0]) fc_reason(st, "a cut market: computed by the caller, not stored");
+        return NULL;
     }
-
-    /* computed as without a cache, then stored */
-    size_t per_plane = m->n_bars * sp->width, np = sp->planes;
-    a->heap = xmalloc(xmul(xmul(per_plane ? per_plane : 1, np), sizeof(double)));
-    a->planes = np;
-    double *out[FCACHE_MAX_PLANES];
-    for (size_t k = 0; k < np; k++) a->plane[k] = out[k] = a->heap + k * per_plane;
-    uint64_t *sums = cacheable ? xmalloc(xmul(m->n_symbols ? m->n_symbols : 1, sizeof *sums)) : NULL;
-    fc_run(sp, m, out, a->plane, sums, threads);
-    if (cacheable) {
-        char why[sizeof st->reason];
-        snprintf(why, sizeof why, "%s", st->reason); /* keep the miss's reason unless the store fails */
-        st->reason[0] = '\0';
-        fc_store(&r, a->plane, sums, st);
-        if (!st->reason[0]) snprintf(st->reason, sizeof st->reason, "%s", why);
-    }
+    uint64_t *sums = xmalloc(xmul(m->n_symbols ? m->n_symbols : 1, sizeof *sums));
+    a = fc_compute(sp, m, threads, sums);
+    char why[sizeof st->reason];
+    snprintf(why, sizeof why, "%s", st->reason); /* keep the miss's reason unless the store fails */
+    st->reason[0] = '\0';
+    fc_store(&r, a->plane, sums, st);
+    if (!st->reason[0]) snprintf(st->reason, sizeof st->reason, "%s", why);
     free(sums);
     return a;
 }
 
-const double *fcache_plane(const fcache_arrays *a, size_t k) { return k < a->planes ? a->plane[k] : NULL; }
+fcache_arrays *fcache_get(const fcache_spec *sp, const tb_market *m, const tb_data_id *id, int threads,
+                          fcache_status *st)
+{
+    fcache_arrays *a = fcache_lookup(sp, m, id, threads, st);
+    return a ? a : fc_compute(sp, m, threads, NULL);
+}
+
+const double *fcache_series(const fcache_arrays *a, size_t k, size_t i)
+{
+    return k < a->planes ? a->plane[k] + a->offset[i] * a->width : NULL;
+}
 
 void fcache_release(fcache_arrays *a)
 {
     if (!a) return;
     if (a->map) munmap(a->map, a->map_len);
     free(a->heap);
+    free(a->offset);
     free(a);
 }
 
@@ -558,11 +599,13 @@ fcache_spec fcache_spec_indicator(ind_key k)
 }
 
 fcache_arrays *fcache_cost_table(const tb_market *m, const tb_data_id *id, int threads, tb_cost_table *tab,
-                                 fcache_status *st)
+                                 const size_t **offset, fcache_status *st)
 {
     fcache_spec sp = fcache_spec_cost_stats();
-    fcache_arrays *a = fcache_get(&sp, m, id, threads, st);
-    /* the plane is read-only memory; the table is only read (simulate.h) */
-    tab->at = (tb_cost_stats *)(uintptr_t)(const void *)fcache_plane(a, 0);
+    fcache_arrays *a = fcache_lookup(&sp, m, id, threads, st);
+    if (!a) return NULL;
+    /* the plane may be read-only memory; the table is only read (simulate.h) */
+    tab->at = (tb_cost_stats *)(uintptr_t)(const void *)a->plane[0];
+    *offset = memcmp(a->offset, m->offset, (m->n_symbols + 1) * sizeof *a->offset) ? a->offset : NULL;
     return a;
 }

@@ -19,9 +19,8 @@
 #define FS_VERSION 1
 
 struct fs_store {
-    const tb_market *m;          /* borrowed market; layout of every factor array */
+    const tb_market *m;          /* borrowed market */
     fcache_arrays *arr;          /* the FS_N_FACTORS planes, computed or mapped */
-    const double *f[FS_N_FACTORS]; /* plane k, market layout */
 };
 
 static const char *const factor_names[FS_N_FACTORS] = {
@@ -71,7 +70,6 @@ fs_store *fs_build_cached(const tb_market *m, const tb_data_id *id, int threads,
     fs_store *fs = xcalloc(1, sizeof *fs);
     fs->m = m;
     fs->arr = fcache_get(&sp, m, id, threads, st);
-    for (size_t k = 0; k < FS_N_FACTORS; k++) fs->f[k] = fcache_plane(fs->arr, k);
     return fs;
 }
 
@@ -86,6 +84,6 @@ void fs_free(fs_store *fs)
 
 const tb_market *fs_market(const fs_store *fs) { return fs->m; }
 
-const double *fs_series(const fs_store *fs, fs_factor f, size_t i) { return fs->f[f] + fs->m->offset[i]; }
+const double *fs_series(const fs_store *fs, fs_factor f, size_t i) { return fcache_series(fs->arr, f, i); }
 
 size_t fs_bytes(const fs_store *fs) { return sizeof *fs + (fs->m->n_bars ? fs->m->n_bars : 1) * FS_N_FACTORS * sizeof(double); }

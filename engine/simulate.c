@@ -536,11 +536,11 @@ static inline int32_t sim_pos(const sim_sym *ss, const int32_t *tmap, int32_t *c
 /* Statistics for an order of symbol i whose signal bar is b: from the table,
  * or from the symbol's last flip when that is the bar (entries and exits),
  * or computed now (rebalances). */
-static inline tb_cost_stats sim_stats(const tb_market *m, const tb_cost_table *tab, const sim_flips *fl,
-                                      atomic_uchar *done, int32_t flip, size_t i, int32_t b)
+static inline tb_cost_stats sim_stats(const tb_market *m, const tb_cost_table *tab, const size_t *tab_off,
+                                      const sim_flips *fl, atomic_uchar *done, int32_t flip, size_t i, int32_t b)
 {
     size_t o = m->offset[i];
-    if (tab) return b < 0 ? (tb_cost_stats){NAN, NAN, NAN} : tab->at[o + (size_t)b];
+    if (tab) return b < 0 ? (tb_cost_stats){NAN, NAN, NAN} : tab->at[tab_off[i] + (size_t)b];
     if (flip >= 0 && fl->bar[flip] == b && (!done || atomic_load_explicit(&done[flip], memory_order_acquire)))
         return fl->st[flip];
     return costs_stats_at(m->high + o, m->low + o, m->close + o, m->volume + o, b);
@@ -728,6 +728,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
 {
     const size_t T = p->T, N = p->N, NW = (N + SIM_WBITS - 1) / SIM_WBITS, n1 = N ? N : 1;
     const tb_cost_table *tab = opt ? opt->stats : NULL;
+    const size_t *tab_off = opt && opt->stats_offset ? opt->stats_offset : m->offset; /* each symbol's first row */
     const tb_sim_prices *prices = opt ? opt->prices : NULL;
     const int keep_orders = !(opt && opt->no_orders);
     memset(out, 0, sizeof *out);
@@ -843,7 +844,7 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
                 if (fabs(dq * px) < 0.01) continue;
                 int h; /* the bar index only now, for the statistics */
                 int32_t b = sim_pos(syms, p->tmap, st.cur, i, (int32_t)t, &h);
-                sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, fl, done, flip[i], i, b - 1)};
+                sim_trade tr = {(uint32_t)i, dq, px, exit, sim_stats(m, tab, tab_off, fl, done, flip[i], i, b - 1)};
                 if (dq < 0) sells[ns++] = tr;
                 else buys[nb++] = tr;
             }
@@ -900,15 +901,13 @@ int simulate_with(const tb_market *m, const uint8_t *sig, const tb_panel *p, con
         out->cash[t] = cash;
         out->gross[t] = gross;
         out->equity[t] = cash + gross;
-        /* an entry or exit a few steps ahead will read its flip bar's statistics and its next open */
-        if (t + SIM_LOOKAHEAD < T) {
+        /* an entry or exit a few steps ahead will read its flip bar's statistics */
+        if (tab && t + SIM_LOOKAHEAD < T) {
             for (size_t e = fl->at[t + SIM_LOOKAHEAD]; e < fl->at[t + SIM_LOOKAHEAD + 1]; e++) {
                 uint32_t j = fl->idx[e];
-                size_t b = m->offset[fl->sym[j]] + (size_t)fl->bar[j];
-                if (tab) {
-                    __builtin_prefetch(tab->at + b);
-                    __builtin_prefetch((const char *)(tab->at + b) + sizeof *tab->at - 1);
-                }
+                size_t b = tab_off[fl->sym[j]] + (size_t)fl->bar[j];
+                __builtin_prefetch(tab->at + b);
+                __builtin_prefetch((const char *)(tab->at + b) + sizeof *tab->at - 1);
             }
         }
         /* signals at the close of t */

@@ -71,6 +71,9 @@ uint8_t sim_signal_flips(const tb_panel *p, size_t i, const uint8_t *s, int32_t 
 typedef struct tb_sim_opts {
     const tb_cost_table *stats; /* the cost statistics of every bar from each symbol's panel.lo - 1 on
                                    (costs.h); NULL: the run computes the ones it needs */
+    const size_t *stats_offset; /* with stats: symbol i's bar k at stats->at[stats_offset[i] + k] (a table
+                                   of the uncut load read by a market cut at `end`, factor_cache.h);
+                                   NULL: the market's offsets */
     int threads;                /* > 1: without a table, the statistics of entries and exits are
                                    computed on a second thread while the simulation runs */
     const struct tb_sim_prices *prices; /* time-major prices of the whole panel (below), or NULL: the run

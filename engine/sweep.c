@@ -179,6 +179,7 @@ typedef struct sweep_ctx {
     const tb_panel *p;
     const double *bench;
     const tb_cost_table *tab;
+    const size_t *tab_offset;  /* the table's layout when the market was cut (simulate.h) */
     const tb_sim_prices *prices;
     const tb_sim_config *sim;
     int ppy;                   /* periods per year */
@@ -353,7 +354,8 @@ static int sweep_member(sweep_ctx *x, size_t j, sweep_buf *b, tb_error *err)
     }
     for (size_t i = 0; i < N; i++) b->first[i + 1] += b->first[i];
     tb_sim_signals sg = {x->s0 + jj * N, b->first, b->bar, b->val};
-    tb_sim_opts opt = {.stats = x->tab, .threads = 1, .prices = x->prices, .signals = &sg, .no_orders = 1};
+    tb_sim_opts opt = {.stats = x->tab, .stats_offset = x->tab_offset, .threads = 1, .prices = x->prices,
+                       .signals = &sg, .no_orders = 1};
     tb_sim_result r;
     tb_sweep_member *mb = &x->members[j];
     if (simulate_with(x->m, NULL, x->p, x->sim, &opt, NULL, &r, err)) return -1;
@@ -598,6 +600,7 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     tb_cost_table tab = {NULL};
     tb_data_id id;                  /* the bars' identity: the cost table from the factor cache */
     fcache_arrays *tab_hold = NULL; /* the table's arrays when they came through the cache */
+    const size_t *tab_offset = NULL; /* their layout when the market was cut */
     tb_sim_prices prices = {NULL, NULL, NULL};
     sweep_buf bufs[SWEEP_MAX_THREADS];
     memset(bufs, 0, sizeof bufs);
@@ -627,10 +630,9 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
 
     t0 = stage_now();
     hooks_progress(hooks, "cost_stats", 0.15);
-    if (fcache_usable(&id)) /* mapped from the factor cache, or computed for every bar and stored */
-        tab_hold = fcache_cost_table(m, &id, threads, &tab, NULL);
-    else
-        sweep_cost_table(m, &p, threads, &tab);
+    /* mapped from the factor cache, or computed for every bar and stored; else from each panel.lo - 1 */
+    tab_hold = fcache_cost_table(m, &id, threads, &tab, &tab_offset, NULL);
+    if (!tab_hold) sweep_cost_table(m, &p, threads, &tab);
     stage_record(&out->stages, hooks, "cost_stats", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
 
@@ -642,6 +644,7 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     x.p = &p;
     x.bench = bench;
     x.tab = &tab;
+    x.tab_offset = tab_offset;
     x.prices = &prices;
     x.sim = &c->sim;
     x.ppy = tb_freq_periods_per_year(m->freq);

@@ -4,7 +4,8 @@
  * is a new key, a miss, and the new values; a damaged cache file (a flipped
  * value, a flipped offset, truncation, a foreign header, a tiny file) is
  * ignored and rewritten; a changed computation whose version was not bumped
- * is caught by the recomputed symbol; a cut at `end` has its own file;
+ * is caught by the recomputed symbol; a market cut at `end` reads a prefix
+ * of the whole load's file and stores nothing of its own;
  * synthetic data is keyed by its generator parameters; TB_CACHE_DIR=off and
  * TB_FACTOR_CACHE=off write no factor file, nor do loads without a panel
  * cache identity; backtests and sweeps give the same bits with and without.
@@ -138,9 +139,13 @@ static double *direct(const fcache_spec *sp, const tb_market *m)
     return v;
 }
 
-static void assert_plane(const fcache_arrays *a, const double *want, size_t n, const char *what)
+/* Every symbol's values of a (plane 0) equal want (m's layout, width doubles a bar). */
+static void assert_arrays(const fcache_arrays *a, const tb_market *m, size_t width, const double *want,
+                          const char *what)
 {
-    cr_assert_eq(memcmp(fcache_plane(a, 0), want, n * sizeof(double)), 0, "%s: cached values differ", what);
+    for (size_t i = 0; i < m->n_symbols; i++)
+        cr_assert_eq(memcmp(fcache_series(a, 0, i), want + m->offset[i] * width, market_len(m, i) * width * 8), 0,
+                     "%s: symbol %zu differs", what, i);
 }
 
 /* get, expecting an outcome */
@@ -163,15 +168,14 @@ Test(factor_cache, a_hit_gives_the_computed_arrays_bit_for_bit)
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
         const fcache_spec *sp = &specs[k];
         double *want = direct(sp, m);
-        size_t n = m->n_bars * sp->width;
         fcache_status st;
         fcache_arrays *a = get(sp, m, &id, FCACHE_MISS_ABSENT, &st);
         cr_assert(st.stored, "%s stored: %s", sp->name, st.reason);
-        assert_plane(a, want, n, "computed");
+        assert_arrays(a, m, sp->width, want, "computed");
         fcache_release(a);
         a = get(sp, m, &id, FCACHE_HIT, &st);
         cr_assert_not(st.stored);
-        assert_plane(a, want, n, "mapped");
+        assert_arrays(a, m, sp->width, want, "mapped");
         fcache_release(a);
         free(want);
     }
@@ -251,10 +255,10 @@ Test(factor_cache, a_changed_csv_file_is_a_miss_with_the_new_values)
     fcache_arrays *a1 = get(&sp, m1, &id1, FCACHE_MISS_ABSENT, &st);
     cr_assert_str_neq(st.path, path0, "a new key");
     double *want = direct(&sp, m1);
-    assert_plane(a1, want, m1->n_bars * 3, "after the change");
-    size_t last = m1->offset[5] - 1; /* symbol 4's last bar: its ADV(20) moved */
-    const tb_cost_stats *s0 = (const tb_cost_stats *)(const void *)fcache_plane(a0, 0);
-    const tb_cost_stats *s1 = (const tb_cost_stats *)(const void *)fcache_plane(a1, 0);
+    assert_arrays(a1, m1, 3, want, "after the change");
+    size_t last = market_len(m1, 4) - 1; /* symbol 4's last bar: its ADV(20) moved */
+    const tb_cost_stats *s0 = (const tb_cost_stats *)(const void *)fcache_series(a0, 0, 4);
+    const tb_cost_stats *s1 = (const tb_cost_stats *)(const void *)fcache_series(a1, 0, 4);
     cr_assert_neq(s0[last].adv, s1[last].adv, "the new volume is in the statistics");
     fcache_release(a1);
     fcache_release(get(&sp, m1, &id1, FCACHE_HIT, &st));
@@ -279,10 +283,10 @@ static void damage_and_check(void (*how)(const char *path), const char *expect)
     cr_assert(strstr(st.reason, expect), "reason '%s' lacks '%s'", st.reason, expect);
     cr_assert(st.stored, "rewritten: %s", st.reason);
     double *want = direct(&sp, m);
-    assert_plane(a, want, m->n_bars * 3, "after damage");
+    assert_arrays(a, m, 3, want, "after damage");
     fcache_release(a);
     a = get(&sp, m, &id, FCACHE_HIT, &st);
-    assert_plane(a, want, m->n_bars * 3, "rewritten");
+    assert_arrays(a, m, 3, want, "rewritten");
     fcache_release(a);
     free(want);
     market_free(m);
@@ -356,7 +360,7 @@ Test(factor_cache, a_changed_computation_without_a_version_bump_is_caught)
     fcache_arrays *a = get(&now, m, &id, FCACHE_MISS_INVALID, &st);
     cr_assert(strstr(st.reason, "recomputed differs"), "%s", st.reason);
     double *want = direct(&now, m);
-    assert_plane(a, want, m->n_bars, "recomputed");
+    assert_arrays(a, m, 1, want, "recomputed");
     fcache_release(a);
     free(want);
     /* a bumped version is simply another key */
@@ -365,25 +369,48 @@ Test(factor_cache, a_changed_computation_without_a_version_bump_is_caught)
     market_free(m);
 }
 
-Test(factor_cache, a_cut_at_end_has_its_own_file)
+Test(factor_cache, a_cut_market_reads_a_prefix_of_the_whole_loads_arrays)
 {
     tb_data_id id;
     tb_market *full = load_known(&id), *cut = load(&id);
     market_truncate_after(cut, cut->ts[N_BARS / 2]);
     cr_assert_lt(cut->n_bars, full->n_bars);
-    fcache_spec sp = fcache_spec_indicator((ind_key){IND_ATR, 14});
+    fcache_spec sp = fcache_spec_cost_stats();
     fcache_status st;
-    char path_full[4096];
+
+    /* no file yet: a cut market computes its own and stores nothing */
+    cr_assert_null(fcache_lookup(&sp, cut, &id, 2, &st));
+    cr_assert_eq(st.outcome, FCACHE_MISS_ABSENT);
+    cr_assert(strstr(st.reason, "cut"), "%s", st.reason);
+    double *want_cut = direct(&sp, cut);
+    fcache_arrays *a = fcache_get(&sp, cut, &id, 2, &st);
+    assert_arrays(a, cut, 3, want_cut, "computed for the cut market");
+    fcache_release(a);
+    cr_assert_eq(count_fact_files(), 0);
+    tb_cost_table tab = {NULL};
+    const size_t *toff = NULL;
+    cr_assert_null(fcache_cost_table(cut, &id, 2, &tab, &toff, &st));
+
+    /* the whole load stores the file; the cut market then reads its prefix */
     fcache_release(get(&sp, full, &id, FCACHE_MISS_ABSENT, &st));
+    char path_full[4096];
     snprintf(path_full, sizeof path_full, "%s", st.path);
-    fcache_arrays *a = get(&sp, cut, &id, FCACHE_MISS_ABSENT, &st);
-    cr_assert_str_neq(st.path, path_full);
-    fcache_release(a);
     a = get(&sp, cut, &id, FCACHE_HIT, &st);
-    double *want = direct(&sp, cut);
-    assert_plane(a, want, cut->n_bars, "cut market");
+    cr_assert_str_eq(st.path, path_full, "one file for every cut");
+    assert_arrays(a, cut, 3, want_cut, "the cut market's prefix");
     fcache_release(a);
-    free(want);
+    fcache_arrays *t = fcache_cost_table(cut, &id, 2, &tab, &toff, &st);
+    cr_assert_not_null(t);
+    cr_assert_not_null(toff, "a cut market reads the table through the load's offsets");
+    for (size_t i = 0; i < cut->n_symbols; i++)
+        for (size_t k = 0; k < market_len(cut, i); k++)
+            cr_assert_eq(memcmp(&tab.at[toff[i] + k], want_cut + (cut->offset[i] + k) * 3, 24), 0);
+    fcache_release(t);
+    t = fcache_cost_table(full, &id, 2, &tab, &toff, &st);
+    cr_assert_null(toff, "the whole load reads it in its own layout");
+    fcache_release(t);
+    cr_assert_eq(count_fact_files(), 1);
+    free(want_cut);
     market_free(full);
     market_free(cut);
 }
@@ -418,7 +445,7 @@ Test(factor_cache, synthetic_data_is_keyed_by_the_generators_parameters)
     fcache_release(get(&sp, b, &b_id, FCACHE_MISS_ABSENT, &st));
     fcache_arrays *h = get(&sp, a, &a_id, FCACHE_HIT, &st);
     double *want = direct(&sp, a);
-    assert_plane(h, want, a->n_bars * 3, "synthetic");
+    assert_arrays(h, a, 3, want, "synthetic");
     fcache_release(h);
     free(want);
     tb_data_id again;
@@ -460,40 +487,44 @@ Test(factor_cache, backtests_give_the_same_bits_with_and_without_the_cache)
 {
     const char *strategies[] = {"trend_baseline", "ema_trend"};
     tb_data_id id;
-    market_free(load_known(&id)); /* the panel cache holds the files: the bars have an identity */
+    tb_market *m = load_known(&id); /* the panel cache holds the files: the bars have an identity */
+    const int64_t end = m->ts[N_BARS * 3 / 4];
+    market_free(m);
     for (size_t s = 0; s < 2; s++) {
-        for (int cut = 0; cut < 2; cut++) {
-            int64_t end = INT64_MAX;
-            if (cut) {
-                tb_market *m = load(&id);
-                end = m->ts[N_BARS * 3 / 4];
-                market_free(m);
-            }
-            tb_backtest off, cold, warm;
-            setenv("TB_FACTOR_CACHE", "off", 1);
-            size_t files0 = count_fact_files();
-            run_bt(strategies[s], end, &off);
-            cr_assert_eq(count_fact_files(), files0, "off writes no factor file");
-            unsetenv("TB_FACTOR_CACHE");
-            run_bt(strategies[s], end, &cold);
-            cr_assert_gt(count_fact_files(), files0, "a cold run stores its arrays");
-            size_t files1 = count_fact_files();
-            run_bt(strategies[s], end, &warm);
-            cr_assert_eq(count_fact_files(), files1, "a warm run reads them");
-            assert_same_bt(&off, &cold);
-            assert_same_bt(&off, &warm);
-            backtest_free(&off);
-            backtest_free(&cold);
-            backtest_free(&warm);
-        }
+        tb_backtest off_full, off_cut, cut_cold, full_cold, full_warm, cut_warm;
+        setenv("TB_FACTOR_CACHE", "off", 1);
+        size_t n0 = count_fact_files();
+        run_bt(strategies[s], INT64_MAX, &off_full);
+        run_bt(strategies[s], end, &off_cut);
+        cr_assert_eq(count_fact_files(), n0, "off writes no factor file");
+        unsetenv("TB_FACTOR_CACHE");
+        run_bt(strategies[s], end, &cut_cold);
+        cr_assert_eq(count_fact_files(), n0, "a cut market stores nothing");
+        run_bt(strategies[s], INT64_MAX, &full_cold);
+        cr_assert_gt(count_fact_files(), n0, "a cold run stores its arrays");
+        size_t n1 = count_fact_files();
+        run_bt(strategies[s], INT64_MAX, &full_warm);
+        run_bt(strategies[s], end, &cut_warm); /* reads the prefixes of the whole load's arrays */
+        cr_assert_eq(count_fact_files(), n1, "warm runs read them");
+        assert_same_bt(&off_full, &full_cold);
+        assert_same_bt(&off_full, &full_warm);
+        assert_same_bt(&off_cut, &cut_cold);
+        assert_same_bt(&off_cut, &cut_warm);
+        backtest_free(&off_full);
+        backtest_free(&off_cut);
+        backtest_free(&cut_cold);
+        backtest_free(&full_cold);
+        backtest_free(&full_warm);
+        backtest_free(&cut_warm);
     }
 }
 
-static void run_sweep(tb_sweep_result *r)
+static void run_sweep(int64_t end, tb_sweep_result *r)
 {
     tb_backtest_config c;
     backtest_config_defaults(&c);
     c.source.data = data;
+    c.end = end;
     tb_sweep_grid g;
     memset(&g, 0, sizeof g);
     tb_error err = {0};
@@ -508,22 +539,31 @@ static void run_sweep(tb_sweep_result *r)
 Test(factor_cache, sweeps_give_the_same_bits_with_and_without_the_cache)
 {
     tb_data_id id;
-    market_free(load_known(&id));
-    tb_sweep_result off, cold, warm;
+    tb_market *m = load_known(&id);
+    const int64_t end = m->ts[N_BARS * 2 / 3];
+    market_free(m);
+    tb_sweep_result off, cold, warm, off_cut, cut;
     setenv("TB_FACTOR_CACHE", "off", 1);
-    run_sweep(&off);
+    run_sweep(INT64_MAX, &off);
+    run_sweep(end, &off_cut);
     unsetenv("TB_FACTOR_CACHE");
-    run_sweep(&cold);
+    run_sweep(INT64_MAX, &cold);
     cr_assert_eq(count_fact_files(), 1, "the cost table");
-    run_sweep(&warm);
+    run_sweep(INT64_MAX, &warm);
+    run_sweep(end, &cut); /* the whole load's table, through its offsets */
+    cr_assert_eq(count_fact_files(), 1);
     cr_assert_eq(off.n_members, 4);
     for (size_t j = 0; j < off.n_members; j++) {
         cr_assert_eq(memcmp(&off.members[j].metrics, &cold.members[j].metrics, sizeof(tb_metrics)), 0, "member %zu", j);
         cr_assert_eq(memcmp(&off.members[j].metrics, &warm.members[j].metrics, sizeof(tb_metrics)), 0, "member %zu", j);
+        cr_assert_eq(memcmp(&off_cut.members[j].metrics, &cut.members[j].metrics, sizeof(tb_metrics)), 0, "cut %zu", j);
     }
+    cr_assert_neq(off.members[0].metrics.total_return, off_cut.members[0].metrics.total_return, "the cut matters");
     sweep_result_free(&off);
     sweep_result_free(&cold);
     sweep_result_free(&warm);
+    sweep_result_free(&off_cut);
+    sweep_result_free(&cut);
 }
 
 Test(factor_cache, off_writes_no_files)
@@ -535,10 +575,11 @@ Test(factor_cache, off_writes_no_files)
     cr_assert_not(fcache_usable(&id));
     fcache_spec sp = fcache_spec_cost_stats();
     fcache_status st;
+    cr_assert_null(fcache_lookup(&sp, m, &id, 2, &st));
     fcache_arrays *a = get(&sp, m, &id, FCACHE_OFF, &st);
     cr_assert_not(st.stored);
     double *want = direct(&sp, m);
-    assert_plane(a, want, m->n_bars * 3, "computed without a cache");
+    assert_arrays(a, m, 3, want, "computed without a cache");
     fcache_release(a);
     free(want);
     market_free(m);
