@@ -30,7 +30,7 @@ CREATE TABLE sweep_chunks (
     threads          integer CHECK (threads >= 1),                -- filled by the results transaction
     members_seconds  double precision CHECK (members_seconds >= 0),
     total_seconds    double precision CHECK (total_seconds >= 0), -- the chunk's whole engine call
-    stages           jsonb,                                       -- {"load_data": s, "panel": s, ...}
+    stages           jsonb,                                       -- the engine's [{"name", "wall_seconds"}]
     CHECK (member_hi > member_lo),
     UNIQUE (parent_id, seq)
 );
