@@ -3,7 +3,9 @@
  * counted, ranking, artifacts, and the contract that matters most: every
  * member's metrics equal a standalone backtest_run() of the same parameters
  * exactly, whatever the thread count (shared data, cost table and indicator
- * cache change nothing). Also run under ThreadSanitizer (build-tsan). */
+ * cache change nothing) — and whatever member range it runs in
+ * (sweep_run_range, the service's chunks). Also run under ThreadSanitizer
+ * (build-tsan). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -187,6 +189,142 @@ Test(sweep_run, cancellation_stops_the_run)
     tb_sweep_result r;
     cr_expect_eq(sweep_run(&c, &g, 2, &h, &r, &err), -1);
     cr_expect_eq(err.code, TB_ECANCEL);
+    sweep_grid_free(&g);
+}
+
+/* ================================================================ ranges (chunks) */
+
+/* What the worker's chunk runs do: sweep_run_range() over consecutive
+ * ranges of the valid members, on different thread counts, then the pieces
+ * put back together with sweep_plan() and sweep_rank(). Each range's members
+ * are the whole sweep's, bit for bit; the assembled table ranks and prints
+ * exactly as the whole sweep's. */
+
+static char *csv_of(const tb_sweep_result *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert(f != NULL);
+    cr_assert_eq(sweep_write_csv(f, r), 0);
+    cr_assert_eq(fclose(f), 0);
+    return buf;
+}
+
+static void range_grid(tb_backtest_config *c, tb_sweep_grid *g)
+{
+    small_config(c, 40, 600);
+    c->last_bars = 400;
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(g, tb(), "fast=5,10,20,60", &err), 0);
+    cr_assert_eq(sweep_grid_parse(g, tb(), "slow=15,50,100", &err), 0); /* 12 combinations, 9 valid */
+}
+
+Test(sweep_range, ranges_equal_the_whole_sweep_bit_for_bit)
+{
+    tb_backtest_config c;
+    tb_sweep_grid g = {0};
+    range_grid(&c, &g);
+    tb_error err = {0};
+    tb_sweep_result whole;
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, &whole, &err), 0, "%s", err.msg);
+    const size_t n = whole.n_members;
+    cr_assert_eq(n, 9);
+    cr_expect_eq(whole.first_member, 0);
+    cr_expect_eq(whole.n_valid, n);
+
+    /* the plan: the same members in the same order, nothing run */
+    tb_sweep_result all;
+    cr_assert_eq(sweep_plan(&c.strategy, &g, &all, &err), 0, "%s", err.msg);
+    cr_assert_eq(all.n_members, n);
+    cr_expect_eq(all.n_valid, n);
+    cr_expect_eq(all.n_combinations, whole.n_combinations);
+    cr_expect_eq(all.n_skipped, whole.n_skipped);
+    cr_expect_str_eq(all.skip_reason, whole.skip_reason);
+    for (size_t j = 0; j < n; j++) {
+        cr_expect_eq(all.members[j].combo, whole.members[j].combo);
+        cr_expect(isnan(all.members[j].metrics.sharpe), "a planned member has no metrics yet");
+        cr_expect_eq(all.members[j].rank, 0);
+    }
+
+    /* three chunks [0,3) [3,7) [7,n) — the last one's hi past the end (clamped) */
+    const size_t lo[3] = {0, 3, 7}, hi[3] = {3, 7, (size_t)-1};
+    const int threads[3] = {1, 2, 3};
+    for (int k = 0; k < 3; k++) {
+        tb_sweep_result part;
+        cr_assert_eq(sweep_run_range(&c, &g, lo[k], hi[k], threads[k], NULL, &part, &err), 0, "[%zu, %zu): %s", lo[k],
+                     hi[k], err.msg);
+        size_t want = (k < 2 ? hi[k] : n) - lo[k];
+        cr_expect_eq(part.n_members, want, "[%zu, ...): %zu members", lo[k], part.n_members);
+        cr_expect_eq(part.first_member, lo[k]);
+        cr_expect_eq(part.n_valid, n);
+        cr_expect_eq(part.n_combinations, whole.n_combinations);
+        cr_expect_eq(part.n_skipped, whole.n_skipped);
+        for (size_t j = 0; j < part.n_members; j++) {
+            const tb_sweep_member *a = &part.members[j], *b = &whole.members[lo[k] + j];
+            char what[64];
+            snprintf(what, sizeof what, "range %d member %zu", k, lo[k] + j);
+            cr_expect_eq(a->combo, b->combo, "%s: combo", what);
+            for (size_t q = 0; q < TB_MAX_PARAMS; q++)
+                cr_expect(same_bits(a->params.v[q], b->params.v[q]), "%s: param %zu", what, q);
+            expect_same_metrics(&a->metrics, &b->metrics, what);
+            /* ranks are within the range: a permutation of 1..n_members */
+            cr_expect(a->rank >= 1 && a->rank <= part.n_members, "%s: rank %zu", what, a->rank);
+            all.members[lo[k] + j].metrics = a->metrics; /* what the last chunk's transaction reads back */
+        }
+        for (size_t j = 0; j < part.n_members; j++) cr_expect_eq(part.members[part.ranked[j]].rank, j + 1);
+        sweep_result_free(&part);
+    }
+
+    /* assembled and ranked: the whole sweep's table and CSV, byte for byte */
+    sweep_rank(&all);
+    for (size_t j = 0; j < n; j++) {
+        cr_expect_eq(all.ranked[j], whole.ranked[j], "rank %zu", j + 1);
+        cr_expect_eq(all.members[j].rank, whole.members[j].rank, "member %zu", j);
+    }
+    char *a = csv_of(&all), *b = csv_of(&whole);
+    cr_expect_str_eq(a, b);
+    free(a);
+    free(b);
+    sweep_result_free(&all);
+    sweep_result_free(&whole);
+    sweep_grid_free(&g);
+}
+
+static void expect_range_rejected(const tb_backtest_config *c, const tb_sweep_grid *g, size_t lo, size_t hi,
+                                  const char *range_text)
+{
+    tb_sweep_result r;
+    memset(&r, 0xab, sizeof r); /* must come back cleared: nothing to free */
+    tb_error err = {0};
+    cr_expect_eq(sweep_run_range(c, g, lo, hi, 2, NULL, &r, &err), -1, "[%zu, %zu) must be rejected", lo, hi);
+    cr_expect_eq(err.code, TB_EINVAL);
+    cr_expect_str_eq(err.field, "grid");
+    cr_expect(strstr(err.msg, range_text) != NULL, "[%zu, %zu): '%s' lacks '%s'", lo, hi, err.msg, range_text);
+    cr_expect(strstr(err.msg, "outside the grid's 9 valid combinations") != NULL, "%s", err.msg);
+    cr_expect(r.members == NULL && r.ranked == NULL && r.n_members == 0, "[%zu, %zu): out is cleared", lo, hi);
+}
+
+Test(sweep_range, out_of_bounds_and_empty_ranges_are_rejected)
+{
+    tb_backtest_config c;
+    tb_sweep_grid g = {0};
+    range_grid(&c, &g);
+    /* lo at or past the 9 valid members (hi is clamped to 9 first) */
+    expect_range_rejected(&c, &g, 9, 12, "member range [9, ");
+    expect_range_rejected(&c, &g, 20, (size_t)-1, "member range [20, ");
+    /* empty and reversed ranges: nothing to run is an error too, not an empty result */
+    expect_range_rejected(&c, &g, 3, 3, "member range [3, 3)");
+    expect_range_rejected(&c, &g, 0, 0, "member range [0, 0)");
+    expect_range_rejected(&c, &g, 5, 2, "member range [5, 2)");
+    /* the last valid member alone is a range */
+    tb_sweep_result r;
+    tb_error err = {0};
+    cr_assert_eq(sweep_run_range(&c, &g, 8, 9, 1, NULL, &r, &err), 0, "%s", err.msg);
+    cr_expect_eq(r.n_members, 1);
+    cr_expect_eq(r.first_member, 8);
+    cr_expect_eq(r.members[0].rank, 1);
+    sweep_result_free(&r);
     sweep_grid_free(&g);
 }
 
