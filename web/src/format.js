@@ -1,5 +1,6 @@
 // format.js — number, time and duration formatting, and the analytics the
-// dashboard computes in the browser (monthly returns from an equity curve).
+// dashboard computes in the browser (monthly returns from an equity curve,
+// a split sweep's chunk counts).
 
 import { fmtNum } from './dom.js';
 
@@ -113,4 +114,25 @@ export function median(xs) {
   if (!v.length) return null;
   const m = Math.floor(v.length / 2);
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+// A split sweep's `chunks` object (GET /runs/{id}: {total, succeeded,
+// items: [{id, seq, status, worker_id, attempts, members: [lo, hi)}]}) as
+// counts: {total, done, byStatus: {status: n}, text: "3 / 8 chunks done"}.
+// null when the run has no chunks (not a sweep, or one that was not split).
+export function chunkProgress(chunks) {
+  if (!chunks || typeof chunks !== 'object') return null;
+  const items = Array.isArray(chunks.items) ? chunks.items : [];
+  const byStatus = {};
+  for (const c of items) byStatus[c.status] = (byStatus[c.status] || 0) + 1;
+  const total = Number.isFinite(chunks.total) ? chunks.total : items.length;
+  const done = Number.isFinite(chunks.succeeded) ? chunks.succeeded : byStatus.succeeded || 0;
+  return { total, done, byStatus, text: `${done} / ${total} chunks done` };
+}
+
+// A chunk's member range [lo, hi) (valid combinations in grid order) as
+// "[lo, hi)"; '' when absent.
+export function fmtMembers(m) {
+  if (!Array.isArray(m) || m.length !== 2) return '';
+  return `[${m[0]}, ${m[1]})`;
 }

@@ -1,9 +1,10 @@
 // format.test.mjs — the dashboard's pure computations, in Node (no browser):
-// monthly returns from an equity curve, timestamps, durations, metric formats.
+// monthly returns from an equity curve, timestamps, durations, metric formats,
+// a split sweep's chunk counts.
 // Run: node --test web/test/format.test.mjs (ctest: web_unit).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { monthlyReturns, toSec, fmtDuration, fmtMetric, pct, median, runDuration, heatColor } from '../src/format.js';
+import { monthlyReturns, toSec, fmtDuration, fmtMetric, pct, median, runDuration, heatColor, chunkProgress, fmtMembers } from '../src/format.js';
 
 const day = (s) => Date.parse(`${s}T00:00:00Z`) / 1000;
 const close = (a, b) => Math.abs(a - b) < 1e-12;
@@ -90,4 +91,27 @@ test('metrics: fractions as percentages, the rest as numbers', () => {
   assert.match(heatColor(0.05), /^rgba\(22, 163, 74/);
   assert.match(heatColor(-0.05), /^rgba\(220, 38, 38/);
   assert.equal(heatColor(null), 'transparent');
+});
+
+test('chunk counts: the API\'s total and succeeded, the other statuses counted from the items', () => {
+  const chunks = {
+    total: 4, succeeded: 2, items: [
+      { id: 13, seq: 0, status: 'succeeded', worker_id: 'a:1', attempts: 1, members: [0, 3] },
+      { id: 14, seq: 1, status: 'succeeded', worker_id: 'b:2', attempts: 2, members: [3, 6] },
+      { id: 15, seq: 2, status: 'running', worker_id: 'a:1', attempts: 1, members: [6, 8] },
+      { id: 16, seq: 3, status: 'queued', worker_id: null, attempts: 0, members: [8, 10] },
+    ],
+  };
+  const c = chunkProgress(chunks);
+  assert.equal(c.total, 4);
+  assert.equal(c.done, 2);
+  assert.deepEqual(c.byStatus, { succeeded: 2, running: 1, queued: 1 });
+  assert.equal(c.text, '2 / 4 chunks done');
+  // Without the summary fields: counted from the items.
+  assert.equal(chunkProgress({ items: chunks.items }).text, '2 / 4 chunks done');
+  // Not a split sweep.
+  assert.equal(chunkProgress(undefined), null);
+  assert.equal(chunkProgress(null), null);
+  assert.equal(fmtMembers([25, 50]), '[25, 50)');
+  assert.equal(fmtMembers(undefined), '');
 });

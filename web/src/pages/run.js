@@ -1,5 +1,6 @@
 // pages/run.js — one run: status, stage and progress (polled until it ends),
-// cancel, metrics, the equity curve with drawdown (+ universe benchmark),
+// cancel, a split sweep's chunk runs (live, with the same polling) or a
+// chunk's sweep, metrics, the equity curve with drawdown (+ universe benchmark),
 // monthly returns heat-map (computed here from the curve), orders with
 // paging and a symbol filter, the profile (stage timings, memory,
 // hotspots) and artifact downloads. Results come from the JSON endpoints;
@@ -10,7 +11,7 @@ import { get, getAll, post, qs, ApiError } from '../api.js';
 import { equityChart, barChart } from '../charts.js';
 import {
   fmtTime, fmtDate, fmtDuration, runDuration, fmtMetric, fmtBytes, pct, toSec,
-  monthlyReturns, heatColor, median, TERMINAL,
+  monthlyReturns, heatColor, median, chunkProgress, fmtMembers, TERMINAL,
 } from '../format.js';
 import { statusBadge, progressBar } from './runs.js';
 
@@ -45,9 +46,19 @@ function findArtifact(artifacts, prefix) {
 }
 
 // ---- sections -------------------------------------------------------------------
-function header(run, onCancel) {
+// A chunk's place in its sweep ({seq, total, members} from the sweep's
+// chunks, or null while unknown): "sweep #512 · chunk 2 of 8, members [25, 50)".
+function parentFacts(run, place) {
+  if (!run.parent_id) return null;
+  return [h('dt', 'Sweep'), h('dd', { id: 'run-parent' },
+    h('a', { id: 'parent-link', href: `#/runs/${run.parent_id}` }, `sweep #${run.parent_id}`),
+    place ? ` · chunk ${place.seq + 1} of ${place.total}, members ${fmtMembers(place.members)}` : null)];
+}
+
+function header(run, onCancel, place) {
   const cancellable = run.status === 'queued' || run.status === 'running';
   const title = run.job || [run.kind, run.params && run.params.strategy].filter(Boolean).join(' · ');
+  const chunks = chunkProgress(run.chunks);
   return h('section.card.run-head', { id: 'run-head', dataset: { status: run.status } },
     h('div.title-row',
       h('h2', `Run #${run.id} `, h('span.muted', title)),
@@ -57,6 +68,8 @@ function header(run, onCancel) {
     h('dl.facts',
       h('dt', 'Stage'), h('dd', { id: 'run-stage' }, run.stage || '—'),
       h('dt', 'Kind'), h('dd', run.kind || '—'),
+      chunks ? [h('dt', 'Chunks'), h('dd', { id: 'chunks-done', dataset: { done: String(chunks.done), total: String(chunks.total) } }, chunks.text)] : null,
+      parentFacts(run, place),
       run.phase ? [h('dt', 'Phase'), h('dd', run.phase)] : null,
       h('dt', 'Iterations'), h('dd', String(run.iterations ?? 1)),
       h('dt', 'Attempts'), h('dd', String(run.attempts ?? '')),
@@ -66,6 +79,27 @@ function header(run, onCancel) {
       h('dt', 'Duration'), h('dd', fmtDuration(runDuration(run)) || '—')),
     run.error ? h('div.error-box', h('strong', 'Error'), h('pre', String(run.error))) : null,
     run.params ? h('details', h('summary', 'Parameters'), h('pre.json', JSON.stringify(run.params, null, 2))) : null);
+}
+
+// A split sweep's chunk runs, one row each: position, run, member range,
+// status, the worker that claimed it last, attempts. Re-rendered on every
+// poll with the header, so it is live while the sweep runs.
+function chunksSection(run) {
+  const c = chunkProgress(run.chunks);
+  if (!c) return null;
+  const items = (run.chunks.items || []).slice().sort((a, b) => a.seq - b.seq);
+  const counts = Object.entries(c.byStatus).filter(([st]) => st !== 'succeeded').map(([st, n]) => `${n} ${st}`);
+  return h('section.card', { id: 'sweep-chunks' },
+    h('h3', 'Chunks ', h('small.muted', [c.text, ...counts].join(' · '))),
+    h('div.scroll', h('table.data.chunks', { id: 'chunks-table' },
+      h('thead', h('tr', ['Position', 'Run', 'Members', 'Status', 'Worker', 'Attempts'].map((x) => h('th', x)))),
+      h('tbody', items.map((it) => h('tr', { dataset: { chunkId: String(it.id), seq: String(it.seq), status: it.status } },
+        h('td.num', `${it.seq + 1} / ${c.total}`),
+        h('td', h('a', { href: `#/runs/${it.id}` }, `#${it.id}`)),
+        h('td.members', { title: Array.isArray(it.members) ? `${it.members[1] - it.members[0]} combinations` : '' }, fmtMembers(it.members)),
+        h('td', statusBadge(it.status)),
+        h('td.worker', it.worker_id || '—'),
+        h('td.num', String(it.attempts ?? ''))))))));
 }
 
 function metricsSection(run) {
@@ -261,8 +295,20 @@ async function loadArtifacts(id) {
 }
 
 // ---- the page -------------------------------------------------------------------
+// A chunk's place in its sweep, from the sweep's chunks (null when unknown).
+async function chunkPlace(run) {
+  try {
+    const sweep = await get(`/runs/${run.parent_id}`);
+    const c = chunkProgress(sweep.chunks);
+    const it = c && sweep.chunks.items.find((x) => x.id === run.id);
+    return it ? { seq: it.seq, total: c.total, members: it.members } : null;
+  } catch {
+    return null;
+  }
+}
+
 export function mountRun(root, [id]) {
-  const state = { stopped: false, timer: null, charts: [], shownTerminal: false };
+  const state = { stopped: false, timer: null, charts: [], shownTerminal: false, place: undefined };
   const head = h('div');
   const results = h('div', { id: 'run-results' });
   replace(root, h('p', h('a', { href: '#/runs' }, '‹ all runs')), head, results);
@@ -308,8 +354,9 @@ export function mountRun(root, [id]) {
       if (err.status !== 404) state.timer = setTimeout(refresh, POLL_MS * 2);
       return;
     }
+    if (run.parent_id && state.place === undefined) state.place = await chunkPlace(run);
     if (state.stopped) return;
-    replace(head, header(run, cancel));
+    replace(head, header(run, cancel, state.place), chunksSection(run));
     if (TERMINAL.has(run.status)) {
       if (!state.shownTerminal) {
         state.shownTerminal = true;

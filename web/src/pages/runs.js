@@ -5,11 +5,12 @@
 import { h, replace, select, errorBox } from '../dom.js';
 import { get, post, qs, ApiError } from '../api.js';
 import { field, input, clearErrors, showErrors, showOk, num, text, compact } from '../forms.js';
-import { fmtTime, fmtDuration, runDuration, fmtMetric, TERMINAL } from '../format.js';
+import { fmtTime, fmtDuration, runDuration, fmtMetric, chunkProgress, TERMINAL } from '../format.js';
 
 const JOBS = ['EOD_SMALL', 'BACKTEST_MEDIUM', 'ML_JOB'];
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
-const KINDS = ['run', 'backtest', 'model', 'sweep'];
+// sweep_chunk: GET /runs lists a split sweep's chunk runs only when asked.
+const KINDS = ['run', 'backtest', 'model', 'sweep', 'sweep_chunk'];
 const POLL_MS = 2000;
 const PAGE = 25;
 
@@ -26,12 +27,15 @@ export function statusBadge(status) {
   return h(`span.status.status-${status || 'unknown'}`, { dataset: { status: status || '' } }, status || '?');
 }
 
+// A split sweep (run.chunks, on GET /runs/{id}) counts chunks: "3 / 8 chunks".
 export function progressBar(run) {
   const p = Math.max(0, Math.min(1, Number(run.progress) || 0));
   const shown = run.status === 'succeeded' ? 1 : p;
-  return h('div.progress', { title: `${Math.round(shown * 100)}%`, dataset: { progress: String(shown) } },
+  const chunks = chunkProgress(run.chunks);
+  const live = run.status === 'running' || run.status === 'queued';
+  return h('div.progress', { title: chunks ? chunks.text : `${Math.round(shown * 100)}%`, dataset: { progress: String(shown) } },
     h('div.progress-fill', { class: `status-${run.status}`, style: { width: `${(shown * 100).toFixed(1)}%` } }),
-    h('span.progress-text', run.status === 'running' || run.status === 'queued' ? `${Math.round(p * 100)}%` : ''));
+    h('span.progress-text', !live ? '' : chunks ? `${chunks.done} / ${chunks.total} chunks` : `${Math.round(p * 100)}%`));
 }
 
 function metricsOf(run) {
@@ -50,7 +54,8 @@ function runRow(run) {
   const m = metricsOf(run);
   return h('tr', { dataset: { runId: String(run.id), status: run.status } },
     h('td', h('a', { href: `#/runs/${run.id}` }, `#${run.id}`)),
-    h('td', runLabel(run), run.phase ? h('span.tag', run.phase) : null),
+    h('td', runLabel(run), run.phase ? h('span.tag', run.phase) : null,
+      run.parent_id ? h('span.tag', { title: 'a chunk of this sweep' }, `of #${run.parent_id}`) : null),
     h('td', statusBadge(run.status)),
     h('td', progressBar(run), run.stage && run.status === 'running' ? h('small.stage', run.stage) : null),
     h('td', fmtTime(run.started_at || run.created_at)),
