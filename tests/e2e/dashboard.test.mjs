@@ -11,9 +11,13 @@
 //      orders table (paging, symbol filter), the profile; an artifact
 //      downloaded through the browser has the API's bytes;
 //   5. EOD_SMALL started from the Start-run panel succeeds;
-//   6. a long BACKTEST_MEDIUM shows as running on its detail page and the
+//   6. a sweep split into chunk runs (chunk_size 2, through the API: the
+//      dashboard has no sweep form) shows its chunk table on its detail
+//      page, live from queued until every chunk has succeeded, with the
+//      API's ranges, workers and attempts; a chunk links back to its sweep;
+//   7. a long BACKTEST_MEDIUM shows as running on its detail page and the
 //      Cancel button cancels it;
-//   7. Models and Performance render (or say "not available yet").
+//   8. Models and Performance render (or say "not available yet").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -266,6 +270,89 @@ test('EOD_SMALL started from the runs page succeeds', async () => {
   await page.waitForFunction((bt) => !document.querySelector(`#runs-table tr[data-run-id="${bt}"]`), backtestId);
   assert.equal(await page.locator(`#runs-table tr[data-run-id="${id}"]`).count(), 1);
   await page.locator('.filters select[name=job]').selectOption('');
+});
+
+test('a split sweep shows its chunks live until all succeeded; a chunk links to its sweep', async () => {
+  // 9 valid combinations in chunks of at most 2: 5 chunk runs, which the
+  // one worker runs one after another, each waiting TB_TEST_CHUNK_DELAY_MS
+  // first (run_e2e.sh), so the page sees the sweep before it is done.
+  const res = await api('POST', '/backtests', {
+    strategy: 'trend_baseline', data: 'synthetic', universe: 12, last_bars: 300, chunk_size: 2,
+    grid: { fast: [5, 10, 20], slow: [30, 60, 90] },
+  });
+  assert.equal(res.status, 202, res.buf.toString());
+  const sweep = res.json();
+  assert.equal(sweep.kind, 'sweep');
+  assert.equal(sweep.chunks.total, 5, JSON.stringify(sweep.chunks));
+  const id = sweep.id;
+
+  await page.goto(`${BASE}/#/runs/${id}`);
+  await page.locator('#chunks-table').waitFor({ timeout: 15_000 });
+  // Shown while the sweep is still queued or running: every chunk, not all done.
+  const first = await page.evaluate(() => ({
+    status: document.querySelector('#run-head').dataset.status,
+    done: Number(document.querySelector('#chunks-done').dataset.done),
+    total: Number(document.querySelector('#chunks-done').dataset.total),
+    rows: document.querySelectorAll('#chunks-table tbody tr').length,
+  }));
+  assert.ok(['queued', 'running'].includes(first.status), JSON.stringify(first));
+  assert.equal(first.total, 5);
+  assert.equal(first.rows, 5);
+  assert.ok(first.done < 5, JSON.stringify(first));
+
+  // The polling brings it to the end without a reload.
+  await page.locator('#run-head[data-status=succeeded]').waitFor({ timeout: RUN_TIMEOUT_MS });
+  await page.locator('#chunks-done[data-done="5"][data-total="5"]').waitFor();
+  assert.match(await page.locator('#chunks-done').textContent(), /5 \/ 5 chunks done/);
+
+  // Row by row, what the API says.
+  const now = (await api('GET', `/runs/${id}`)).json();
+  assert.equal(now.status, 'succeeded');
+  assert.equal(now.chunks.succeeded, 5);
+  const rows = await page.evaluate(() => [...document.querySelectorAll('#chunks-table tbody tr')].map((tr) => ({
+    id: Number(tr.dataset.chunkId),
+    status: tr.dataset.status,
+    cells: [...tr.querySelectorAll('td')].map((td) => td.textContent.trim()),
+  })));
+  assert.equal(rows.length, 5);
+  now.chunks.items.forEach((c, k) => {
+    const r = rows[k];
+    assert.equal(r.id, c.id);
+    assert.equal(r.status, 'succeeded');
+    assert.deepEqual(r.cells, [`${k + 1} / 5`, `#${c.id}`, `[${c.members[0]}, ${c.members[1]})`, 'succeeded',
+      c.worker_id, String(c.attempts)]);
+    assert.ok(c.worker_id, `chunk ${c.id} names its worker`);
+  });
+  // The ranges tile the 9 valid combinations.
+  assert.equal(now.chunks.items[0].members[0], 0);
+  assert.equal(now.chunks.items[4].members[1], 9);
+  for (let k = 1; k < 5; k++) assert.equal(now.chunks.items[k].members[0], now.chunks.items[k - 1].members[1]);
+  await shot('sweep-chunks.png');
+
+  // A chunk's page names its place and links back to the sweep.
+  const second = now.chunks.items[1];
+  await page.locator(`#chunks-table tr[data-chunk-id="${second.id}"] a`).click();
+  await page.waitForURL(new RegExp(`#/runs/${second.id}$`));
+  await page.locator('#run-head[data-status=succeeded]').waitFor();
+  assert.equal((await api('GET', `/runs/${second.id}`)).json().parent_id, id);
+  assert.equal(await page.locator('#parent-link').getAttribute('href'), `#/runs/${id}`);
+  await page.waitForFunction(() => /chunk 2 of 5/.test(document.querySelector('#run-parent').textContent));
+  assert.match(await page.locator('#run-parent').textContent(),
+    new RegExp(`sweep #${id} · chunk 2 of 5, members \\[${second.members[0]}, ${second.members[1]}\\)`));
+  assert.equal(await page.locator('#sweep-chunks').count(), 0);
+  await page.locator('#parent-link').click();
+  await page.waitForURL(new RegExp(`#/runs/${id}$`));
+  await page.locator('#chunks-done[data-done="5"]').waitFor();
+
+  // The runs list leaves chunks out unless asked for (Kind: sweep_chunk).
+  await page.goto(`${BASE}/#/runs`);
+  await page.locator(`#runs-table tr[data-run-id="${id}"]`).waitFor({ timeout: 15_000 });
+  assert.equal(await page.locator(`#runs-table tr[data-run-id="${second.id}"]`).count(), 0);
+  await page.locator('.filters select[name=kind]').selectOption('sweep_chunk');
+  await page.locator(`#runs-table tr[data-run-id="${second.id}"]`).waitFor({ timeout: 15_000 });
+  assert.match(await page.locator(`#runs-table tr[data-run-id="${second.id}"]`).textContent(), new RegExp(`of #${id}`));
+  await page.locator('.filters select[name=kind]').selectOption('');
+  assert.deepEqual(pageErrors, []);
 });
 
 test('a running BACKTEST_MEDIUM shows its progress and the Cancel button cancels it', async () => {

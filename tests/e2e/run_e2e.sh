@@ -65,6 +65,9 @@ export TB_WEB_DIR="$ROOT/web/dist"
 export TB_API_TOKEN="$TOKEN"
 export TB_LOG_LEVEL=info
 export TB_WORKER_CONCURRENCY="${TB_WORKER_CONCURRENCY:-1}"
+# Every sweep chunk waits this long before it runs (tests only; the worker
+# logs TEST CHUNK DELAY ON): the split sweep's page is seen before it is done.
+export TB_TEST_CHUNK_DELAY_MS="${TB_TEST_CHUNK_DELAY_MS:-400}"
 
 started=0
 for attempt in 1 2 3; do  # the free port can be taken before the server binds it
