@@ -196,7 +196,8 @@ Test(sweep_run, cancellation_stops_the_run)
 
 /* What the worker's chunk runs do: sweep_run_range() over consecutive
  * ranges of the valid members, on different thread counts, then the pieces
- * put back together with sweep_plan() and sweep_rank(). Each range's members
+ * (through their JSON, as the chunks store them) put back together with
+ * sweep_plan() and sweep_rank(). Each range's members
  * are the whole sweep's, bit for bit; the assembled table ranks and prints
  * exactly as the whole sweep's. */
 
@@ -270,9 +271,22 @@ Test(sweep_range, ranges_equal_the_whole_sweep_bit_for_bit)
             expect_same_metrics(&a->metrics, &b->metrics, what);
             /* ranks are within the range: a permutation of 1..n_members */
             cr_expect(a->rank >= 1 && a->rank <= part.n_members, "%s: rank %zu", what, a->rank);
-            all.members[lo[k] + j].metrics = a->metrics; /* what the last chunk's transaction reads back */
         }
         for (size_t j = 0; j < part.n_members; j++) cr_expect_eq(part.members[part.ranked[j]].rank, j + 1);
+        /* as the worker hands them over: the chunk's sweep_to_json() rows,
+         * read back with sweep_metrics_from_json() (server/persist.c) */
+        json_t *doc = sweep_to_json(&part), *row;
+        size_t q;
+        cr_assert_eq(json_array_size(json_object_get(doc, "ranked")), part.n_members);
+        json_array_foreach(json_object_get(doc, "ranked"), q, row) {
+            size_t combo = (size_t)json_integer_value(json_object_get(row, "member")), at = n;
+            for (size_t j = 0; j < n; j++)
+                if (all.members[j].combo == combo) at = j;
+            cr_assert(at >= lo[k] && at < lo[k] + part.n_members, "range %d: member %zu is not in it", k, combo);
+            sweep_metrics_from_json(json_object_get(row, "metrics"), &all.members[at].metrics);
+            expect_same_metrics(&all.members[at].metrics, &whole.members[at].metrics, "through JSON");
+        }
+        json_decref(doc);
         sweep_result_free(&part);
     }
 
