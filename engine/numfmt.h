@@ -15,11 +15,12 @@
  * -0.0 writes "-0". Returns the length. Thread-safe, no allocation.
  * Against the previous implementation (the first of %.15g, %.16g, %.17g that
  * reads back), the text is byte-identical for every normal double except 46
- * powers of two, 2^-1017 ... 2^976 (list in docs/ENGINE.md), for which a 16-digit
- * decimal that is not the nearest one reads back: old %.17g 5.6843418860808015e-14
- * (2^-44), now 5.684341886080802e-14. Subnormals (|x| < 2.2250738585072014e-308)
- * get their shortest digits, which can be fewer than %.15g's: 5e-324, not
- * 4.94065645841247e-324. The new text never has more digits than the old. */
+ * powers of two and their negatives, 2^-1017 ... 2^976 (list in docs/ENGINE.md),
+ * for which a 16-digit decimal that is not the nearest one reads back: old %.17g
+ * 5.6843418860808015e-14 (2^-44), now 5.684341886080802e-14. Subnormals
+ * (|x| < 2.2250738585072014e-308) get their shortest digits, which can be fewer
+ * than %.15g's: 5e-324, not 4.94065645841247e-324. The new text never has more
+ * digits than the old. */
 int nf_double(char *buf, double x);
 
 /* Parse a decimal number occupying exactly s[0..len) (no spaces). Exactly
