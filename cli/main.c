@@ -25,6 +25,7 @@ static const char usage[] =
     "  data import --from DIR\n"
     "  migrate\n"
     "  bench [--data DIR] [--iterations N] [--symbols N]    engine benchmark (BACKTEST_MEDIUM)\n"
+    "  bench --sweep | --numfmt                             sweep throughput | number formatting\n"
     "  profile-job --job EOD_SMALL|BACKTEST_MEDIUM|ML_JOB [--iterations N] [--profiler stages|perf|callgrind]\n"
     "           [--phase NAME] [--data DIR|synthetic] [--notes TEXT] [--update-doc [--doc FILE]]\n"
     "\n"
