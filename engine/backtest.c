@@ -155,7 +155,7 @@ int backtest_run(const tb_backtest_config *c, const tb_hooks *hooks, tb_backtest
         hooks_progress(hooks, "meta_filter", 0.35);
         base_sig = xmalloc(out->market->n_bars ? out->market->n_bars : 1);
         memcpy(base_sig, out->sig, out->market->n_bars);
-        if (meta_filter_apply(out->market, c->meta.model, c->meta.threshold, out->sig, &out->meta, err)) goto fail;
+        if (meta_filter_apply(out->market, &id, c->meta.model, c->meta.threshold, out->sig, &out->meta, err)) goto fail;
         stage_record(&out->stages, hooks, "meta_filter", t0);
     }
 

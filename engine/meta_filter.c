@@ -1,13 +1,15 @@
 /* meta_filter.c — the SPEC §3 meta-model filter (see meta_filter.h).
  * Entry events are few (a few per symbol and year), so the features are
  * gathered for entries only and predicted in one XGBoost call; the factor
- * store is built once over the market and dropped afterwards. The rule
+ * store is taken once over the market (mapped from the factor cache when an
+ * earlier run stored it, else computed) and dropped afterwards. The rule
  * itself (meta_filter_series) is a pure loop, unit-tested on its own. */
 #include "meta_filter.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "factor_store.h"
 #include "ml_dataset.h"
@@ -28,8 +30,8 @@ void meta_filter_series(const uint8_t *s, const double *p, size_t n, double thre
     }
 }
 
-int meta_filter_apply(const tb_market *m, ml_model *model, double threshold, uint8_t *sig, tb_meta_result *out,
-                      tb_error *err)
+int meta_filter_apply(const tb_market *m, const tb_data_id *id, ml_model *model, double threshold, uint8_t *sig,
+                      tb_meta_result *out, tb_error *err)
 {
     out->applied = 1;
     out->n_entries = out->n_undefined = out->n_passed = 0;
@@ -49,7 +51,7 @@ int meta_filter_apply(const tb_market *m, ml_model *model, double threshold, uin
     double *prob = NULL;
     uint8_t *f = NULL;
     int rc = -1;
-    fs_store *fs = fs_build(m);
+    fs_store *fs = fs_build_cached(m, id, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1, NULL);
     size_t n_def = 0;
     for (size_t i = 0; i < m->n_symbols; i++) {
         const uint8_t *s = sig + m->offset[i];

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "backtest.h"
+#include "datasource.h"
 #include "market.h"
 #include "ml_train.h"
 #include "tb_error.h"
@@ -25,10 +26,13 @@ void meta_filter_series(const uint8_t *s, const double *p, size_t n, double thre
 
 /* Filter sig (market layout, sig[m->offset[i] + t]) in place: compute the
  * §6.1 features at every entry event (one factor store over m), predict them
- * in one call, apply meta_filter_series per symbol. Counts go to out
+ * in one call, apply meta_filter_series per symbol. id is m's identity
+ * (source_load_id(), m possibly cut at `end` since) or NULL: the factor
+ * store then comes through the factor cache (fs_build_cached), mapped when
+ * an earlier run stored it; the same values either way. Counts go to out
  * (n_entries, n_undefined, n_passed; applied = 1). 0, or -1 with err. */
-int meta_filter_apply(const tb_market *m, ml_model *model, double threshold, uint8_t *sig, tb_meta_result *out,
-                      tb_error *err);
+int meta_filter_apply(const tb_market *m, const tb_data_id *id, ml_model *model, double threshold, uint8_t *sig,
+                      tb_meta_result *out, tb_error *err);
 
 /* Does the model's training span overlap the panel range [lo, hi]? 1 yes,
  * 0 no, -1 unknown (train span INT64_MIN). */

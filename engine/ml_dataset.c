@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "numfmt.h"
 #include "timeutil.h"
@@ -258,7 +259,7 @@ int ml_inputs_load(const tb_backtest_config *c, const tb_hooks *hooks, tb_stage_
     double t0 = stage_now();
     hooks_progress(hooks, "load_data", 0.0);
     if (backtest_select_universe(c, &out->universe, err)) goto fail;
-    if (source_load(&c->source, &out->universe, &out->market, err)) goto fail;
+    if (source_load_id(&c->source, &out->universe, &out->market, &out->id, err)) goto fail;
     if (c->end != INT64_MAX) market_truncate_after(out->market, c->end);
     stage_record(stages, hooks, "load_data", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
@@ -272,7 +273,8 @@ int ml_inputs_load(const tb_backtest_config *c, const tb_hooks *hooks, tb_stage_
 
     t0 = stage_now();
     hooks_progress(hooks, "factors", 0.3);
-    out->fs = fs_build(out->market);
+    /* mapped from the factor cache when an earlier run stored this load's factors */
+    out->fs = fs_build_cached(out->market, &out->id, sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1, NULL);
     tb_panel p;
     if (panel_build(out->market, c->start, c->end, c->last_bars, &p, err)) goto fail;
     out->lo = p.ts[0];

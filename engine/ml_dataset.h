@@ -82,11 +82,15 @@ typedef struct ml_inputs {
     tb_universe universe;  /* symbols, in market order */
     tb_market *market;     /* bars up to `end` (warm-up included) */
     uint8_t *sig;          /* base strategy signals, market layout */
-    fs_store *fs;          /* factors over market */
+    fs_store *fs;          /* factors over market (through the factor cache) */
+    tb_data_id id;         /* the load's identity (source_load_id), known or not */
     int64_t lo, hi;        /* the panel's first and last timestamp ([start, end] / last N bars) */
 } ml_inputs;
 
 /* Universe -> load (cut at c->end) -> signals -> factor store -> range.
+ * The factor store comes through the factor cache (fs_build_cached with the
+ * load's identity): mapped when an earlier run stored this load's factors,
+ * else computed (and stored for an uncut load); the same values either way.
  * Uses c->source, c->strategy, the universe fields, start, end, last_bars
  * (c->sim is ignored). Records stages load_data, signals, factors into
  * stages (may be NULL). On failure *out is left empty. */

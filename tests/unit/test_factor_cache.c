@@ -8,7 +8,9 @@
  * of the whole load's file and stores nothing of its own;
  * synthetic data is keyed by its generator parameters; TB_CACHE_DIR=off and
  * TB_FACTOR_CACHE=off write no factor file, nor do loads without a panel
- * cache identity; backtests and sweeps give the same bits with and without.
+ * cache identity; backtests and sweeps give the same bits with and without,
+ * and so do the ML paths (ml_inputs_load's dataset and a meta-filtered
+ * backtest), whose factor store comes through the cache.
  * Each test works in its own mkdtemp directory (data/ and cache/), removed
  * at the end; data files are back-dated so the panel cache takes them. */
 #include <criterion/criterion.h>
@@ -26,6 +28,9 @@
 #include "backtest.h"
 #include "factor_cache.h"
 #include "factor_store.h"
+#include "meta_filter.h"
+#include "ml_dataset.h"
+#include "ml_train.h"
 #include "panel_cache.h"
 #include "sweep.h"
 #include "synth.h"
@@ -641,4 +646,121 @@ Test(factor_cache, the_size_bound_removes_the_oldest_files)
     fcache_spec last = fcache_spec_indicator((ind_key){IND_SMA, 39});
     fcache_release(get(&last, m, &id, FCACHE_HIT, &st)); /* the newest stays */
     market_free(m);
+}
+
+/* The ML dataset of the CSV universe through ml_inputs_load (trend_baseline,
+ * default labels), cut at `end` unless INT64_MAX. */
+static void build_dataset(int64_t end, ml_dataset *d)
+{
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    c.source.data = data;
+    c.end = end;
+    ml_label_params lp;
+    ml_label_defaults(&lp);
+    ml_inputs in;
+    tb_error err = {0};
+    cr_assert_eq(ml_inputs_load(&c, NULL, NULL, &in, &err), 0, "%s", err.msg);
+    cr_assert_eq(ml_dataset_build(in.fs, in.sig, in.lo, in.hi, &lp, d, &err), 0, "%s", err.msg);
+    ml_inputs_free(&in);
+}
+
+static void assert_same_dataset(const ml_dataset *a, const ml_dataset *b, const char *what)
+{
+    cr_assert_eq(a->n, b->n, "%s: rows", what);
+    cr_assert_gt(a->n, 20, "%s: a dataset worth comparing", what);
+    size_t n = a->n;
+    cr_assert_eq(memcmp(a->ts, b->ts, n * sizeof *a->ts), 0, "%s: ts", what);
+    cr_assert_eq(memcmp(a->sym, b->sym, n * sizeof *a->sym), 0, "%s: sym", what);
+    for (size_t k = 0; k < ML_N_FEATURES; k++)
+        cr_assert_eq(memcmp(a->x[k], b->x[k], n * sizeof(double)), 0, "%s: %s", what, ml_feature_names[k]);
+    cr_assert_eq(memcmp(a->label, b->label, n), 0, "%s: label", what);
+    cr_assert_eq(memcmp(a->t1, b->t1, n * sizeof *a->t1), 0, "%s: t1", what);
+    cr_assert_eq(memcmp(a->ret, b->ret, n * sizeof *a->ret), 0, "%s: ret", what);
+    cr_assert_eq(memcmp(&a->stats, &b->stats, sizeof a->stats), 0, "%s: build statistics", what);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+Test(factor_cache, the_ml_dataset_is_the_same_bits_with_and_without_the_cache)
+{
+    tb_data_id id;
+    tb_market *m = load_known(&id);
+    const int64_t end = m->ts[N_BARS * 3 / 4];
+    market_free(m);
+    ml_dataset off, off_cut, cut_cold, cold, warm, cut_warm;
+    setenv("TB_FACTOR_CACHE", "off", 1);
+    build_dataset(INT64_MAX, &off);
+    build_dataset(end, &off_cut);
+    cr_assert_eq(count_fact_files(), 0, "off writes no factor file");
+    unsetenv("TB_FACTOR_CACHE");
+    build_dataset(end, &cut_cold);
+    cr_assert_eq(count_fact_files(), 0, "a cut market stores nothing");
+    build_dataset(INT64_MAX, &cold);
+    cr_assert_eq(count_fact_files(), 1, "the factor store of the whole load");
+    build_dataset(INT64_MAX, &warm);
+    build_dataset(end, &cut_warm); /* prefixes of the whole load's factors */
+    cr_assert_eq(count_fact_files(), 1);
+
+    /* the warm runs did map the file */
+    fcache_status st;
+    m = load_known(&id);
+    fs_free(fs_build_cached(m, &id, 2, &st));
+    cr_assert_eq(st.outcome, FCACHE_HIT, "%s", st.reason);
+    market_free(m);
+
+    assert_same_dataset(&off, &cold, "cold");
+    assert_same_dataset(&off, &warm, "warm");
+    assert_same_dataset(&off_cut, &cut_cold, "cut, cold");
+    assert_same_dataset(&off_cut, &cut_warm, "cut, warm");
+    cr_assert_lt(off_cut.n, off.n, "the cut matters");
+
+    /* a meta-filtered backtest: the features at its entries come from the same store */
+    ml_train_params tp;
+    ml_train_params_defaults(&tp);
+    tp.n_rounds = 10;
+    tp.nthread = 1;
+    tp.min_child_weight = 0; /* a few dozen rows: let the trees split */
+    tp.subsample = 1;
+    float *X = malloc(off.n * ML_N_FEATURES * sizeof *X);
+    ml_dataset_to_f32(&off, X);
+    ml_model *model = NULL;
+    tb_error err = {0};
+    cr_assert_eq(ml_model_train(X, off.label, off.n, &tp, NULL, &model, &err), 0, "%s", err.msg);
+    double *prob = malloc(off.n * sizeof *prob); /* the threshold: the median probability, about half pass */
+    cr_assert_eq(ml_model_predict(model, X, off.n, prob, &err), 0, "%s", err.msg);
+    qsort(prob, off.n, sizeof *prob, cmp_double);
+    tb_backtest_config c;
+    backtest_config_defaults(&c);
+    c.source.data = data;
+    c.meta.model = model;
+    c.meta.threshold = prob[off.n / 2];
+    free(prob);
+    free(X);
+    tb_backtest f_off, f_warm;
+    setenv("TB_FACTOR_CACHE", "off", 1);
+    cr_assert_eq(backtest_run(&c, NULL, &f_off, &err), 0, "%s", err.msg);
+    unsetenv("TB_FACTOR_CACHE");
+    cr_assert_eq(backtest_run(&c, NULL, &f_warm, &err), 0, "%s", err.msg);
+    cr_assert_gt(f_off.meta.n_entries, 0);
+    cr_assert_gt(f_off.meta.n_passed, 0, "the filter keeps entries");
+    cr_assert_lt(f_off.meta.n_passed, f_off.meta.n_entries, "and drops some");
+    cr_assert_eq(f_off.meta.n_passed, f_warm.meta.n_passed);
+    cr_assert_eq(f_off.meta.n_undefined, f_warm.meta.n_undefined);
+    cr_assert_eq(memcmp(&f_off.meta.base, &f_warm.meta.base, sizeof f_off.meta.base), 0, "the base run's metrics");
+    assert_same_bt(&f_off, &f_warm);
+    backtest_free(&f_off);
+    backtest_free(&f_warm);
+    ml_model_free(model);
+
+    ml_dataset_free(&off);
+    ml_dataset_free(&off_cut);
+    ml_dataset_free(&cut_cold);
+    ml_dataset_free(&cold);
+    ml_dataset_free(&warm);
+    ml_dataset_free(&cut_warm);
 }
