@@ -1,10 +1,11 @@
 // forms.js — form fields that can show the API's field errors. A field is
 // a wrapper with data-field="<API field path>" holding a label, a control
 // and an error line; showErrors() puts each problem errors[] entry next to
-// its field (exact path, else the path up to the first '.' or '['), and
-// lists the ones no field claims in the form's general error box.
+// its field (exact path, else its nearest parent path: grid.fast[1] goes to
+// grid.fast), and lists the ones no field claims in the form's general error
+// box. Also the universe fields the backtest and sweep forms share.
 
-import { h, replace, errorBox } from './dom.js';
+import { h, replace, errorBox, select } from './dom.js';
 
 export function field(name, label, control, hint) {
   control.name = control.name || name;
@@ -36,12 +37,17 @@ export function clearErrors(form) {
   if (box) replace(box);
 }
 
+// The field for an error's path: the path itself, else its parents, the
+// last segment dropped each time (grid.fast[1] -> grid.fast -> grid); the
+// first visible one, else the first that exists.
 function fieldFor(form, path) {
-  const exact = form.querySelector(`.field[data-field="${CSS.escape(path)}"]`);
-  if (exact && exact.offsetParent !== null) return exact;
-  const base = path.split(/[.[]/)[0];
-  const byBase = form.querySelector(`.field[data-field="${CSS.escape(base)}"]`);
-  return byBase && byBase.offsetParent !== null ? byBase : exact || byBase;
+  const found = [];
+  for (let p = path, prev = null; p && p !== prev; prev = p, p = p.replace(/(\.[^.[]*|\[[^\]]*\])$/, '')) {
+    const f = form.querySelector(`.field[data-field="${CSS.escape(p)}"]`);
+    if (f && f.offsetParent !== null) return f;
+    if (f) found.push(f);
+  }
+  return found[0] || null;
 }
 
 // Show an ApiError on the form: field errors next to fields, the rest on top.
@@ -96,4 +102,34 @@ export function compact(obj) {
   const out = {};
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
   return out;
+}
+
+// The universe choice of the backtest and sweep forms: a mode select (first
+// N symbols / these symbols) and the field it shows. ids start with prefix
+// (several forms on one page). add(form, body) sets body.universe (when
+// filled in) or body.symbols (the list, possibly empty: the API says so).
+export function universeFields(prefix) {
+  const mode = select({ name: 'universe_mode', id: `${prefix}universe_mode` },
+    [['universe', 'first N symbols'], ['symbols', 'these symbols']], 'universe');
+  const universe = field('universe', 'Universe (N)', input({ id: `${prefix}universe`, inputmode: 'numeric', placeholder: 'all' }));
+  const symbols = field('symbols', 'Symbols', h('textarea', { id: `${prefix}symbols`, rows: 2, placeholder: 'AAPL MSFT SYN0001 …' }),
+    'separated by spaces or commas');
+  const sync = () => {
+    universe.hidden = mode.value !== 'universe';
+    symbols.hidden = mode.value !== 'symbols';
+  };
+  mode.addEventListener('change', sync);
+  sync();
+  return {
+    els: [h('div.field', h('label', { for: mode.id }, 'Universe'), mode), universe, symbols],
+    add(form, body) {
+      if (mode.value === 'universe') {
+        const n = num(form, 'universe');
+        if (n !== undefined) body.universe = n;
+      } else {
+        body.symbols = (text(form, 'symbols') || '').split(/[\s,;]+/).filter(Boolean);
+      }
+      return body;
+    },
+  };
 }

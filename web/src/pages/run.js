@@ -1,6 +1,7 @@
 // pages/run.js — one run: status, stage and progress (polled until it ends),
 // cancel, a split sweep's chunk runs (live, with the same polling) or a
-// chunk's sweep, metrics, the equity curve with drawdown (+ universe benchmark),
+// chunk's sweep, metrics, a succeeded sweep's ranked members and Sharpe heat
+// map (./sweep.js), the equity curve with drawdown (+ universe benchmark),
 // monthly returns heat-map (computed here from the curve), orders with
 // paging and a symbol filter, the profile (stage timings, memory,
 // hotspots) and artifact downloads. Results come from the JSON endpoints;
@@ -14,6 +15,7 @@ import {
   monthlyReturns, heatColor, median, chunkProgress, fmtMembers, TERMINAL,
 } from '../format.js';
 import { statusBadge, progressBar } from './runs.js';
+import { sweepSection } from './sweep.js';
 
 const POLL_MS = 1500;
 const ORDERS_PAGE = 25;
@@ -294,6 +296,18 @@ async function loadArtifacts(id) {
   }
 }
 
+// A succeeded sweep's ranked members and heat map, from the `sweep` object
+// of GET /backtests/{id} (GET /runs/{id} does not carry it).
+async function sweepResults(run) {
+  try {
+    const bt = await get(`/backtests/${run.id}`);
+    if (!bt.sweep) return h('section.card', h('h3', 'Sweep results'), h('p.muted', 'The server has no results for this sweep.'));
+    return sweepSection(bt.sweep);
+  } catch (err) {
+    return h('section.card', h('h3', 'Sweep results'), errorBox(err));
+  }
+}
+
 // ---- the page -------------------------------------------------------------------
 // A chunk's place in its sweep, from the sweep's chunks (null when unknown).
 async function chunkPlace(run) {
@@ -327,11 +341,13 @@ export function mountRun(root, [id]) {
     const artifacts = await loadArtifacts(id);
     const ok = run.status === 'succeeded';
     const [eqCard, monthly, drawEq] = ok ? await equitySection(run, artifacts, state.charts).catch((err) => [errorBox(err)]) : [];
+    const sweepCards = ok && run.kind === 'sweep' ? await sweepResults(run) : null;
     const [profCard, drawProf] = await profileSection(run, state.charts);
     if (state.stopped) return;
     const hasTrading = ok && (eqCard || findArtifact(artifacts, 'orders'));
     replace(results,
       metricsSection(run),
+      sweepCards,
       eqCard || null,
       monthly || null,
       hasTrading ? ordersSection(run, artifacts) : null,

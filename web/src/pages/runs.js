@@ -1,11 +1,14 @@
 // pages/runs.js — the Runs page: recent runs (filters, live polling,
-// cursor paging), the Start-run panel (POST /runs) and the Backtest form
-// (POST /backtests, every option, the API's field errors beside fields).
+// cursor paging), the Start-run panel (POST /runs), the Backtest form
+// (POST /backtests, every option, the API's field errors beside fields)
+// and the Sweep form (./sweep.js).
 
 import { h, replace, select, errorBox } from '../dom.js';
 import { get, post, qs, ApiError } from '../api.js';
-import { field, input, clearErrors, showErrors, showOk, num, text, compact } from '../forms.js';
+import { field, input, clearErrors, showErrors, showOk, num, text, compact, universeFields } from '../forms.js';
 import { fmtTime, fmtDuration, runDuration, fmtMetric, chunkProgress, TERMINAL } from '../format.js';
+import { STRATEGIES } from '../strategies.js';
+import { sweepForm } from './sweep.js';
 
 const JOBS = ['EOD_SMALL', 'BACKTEST_MEDIUM', 'ML_JOB'];
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -14,12 +17,6 @@ const KINDS = ['run', 'backtest', 'model', 'sweep', 'sweep_chunk'];
 const POLL_MS = 2000;
 const PAGE = 25;
 
-// Strategy parameters (docs/ENGINE.md); blank means the strategy's default.
-export const STRATEGIES = {
-  trend_baseline: [['fast', 'fast EMA', '20'], ['slow', 'slow EMA', '50']],
-  ema_trend: [['n', 'EMA length n', '50'], ['atr_n', 'ATR length', '14'], ['band', 'band (× ATR)', '0.5']],
-  buy_and_hold: [],
-};
 
 const KEY_METRICS = [['cagr', 'CAGR'], ['sharpe', 'Sharpe'], ['max_drawdown', 'Max DD']];
 
@@ -120,15 +117,7 @@ function backtestForm(onStarted) {
   strategy.addEventListener('change', renderParams);
   renderParams();
 
-  const universeMode = select({ name: 'universe_mode' }, [['universe', 'first N symbols'], ['symbols', 'these symbols']], 'universe');
-  const universe = field('universe', 'Universe (N)', input({ inputmode: 'numeric', placeholder: 'all' }));
-  const symbols = field('symbols', 'Symbols', h('textarea', { rows: 2, placeholder: 'AAPL MSFT SYN0001 …' }), 'separated by spaces or commas');
-  const syncUniverse = () => {
-    universe.hidden = universeMode.value !== 'universe';
-    symbols.hidden = universeMode.value !== 'symbols';
-  };
-  universeMode.addEventListener('change', syncUniverse);
-  syncUniverse();
+  const universe = universeFields('f-');
 
   const costs = select({}, [['default', 'default'], ['none', 'none'], ['custom', 'custom']], 'default');
   const costFields = h('div.row.costs',
@@ -149,9 +138,7 @@ function backtestForm(onStarted) {
     h('h3', 'Strategy parameters'),
     params,
     h('h3', 'Universe and range'),
-    h('div.row',
-      h('div.field', h('label', { for: 'f-universe_mode' }, 'Universe'), Object.assign(universeMode, { id: 'f-universe_mode' })),
-      universe, symbols),
+    h('div.row', universe.els),
     h('div.row',
       field('start', 'Start', input({ type: 'date' })),
       field('end', 'End', input({ type: 'date' })),
@@ -192,13 +179,7 @@ function backtestForm(onStarted) {
       max_weight: num(form, 'max_weight'),
       rebalance_band: num(form, 'rebalance_band'),
     });
-    if (universeMode.value === 'universe') {
-      const n = num(form, 'universe');
-      if (n !== undefined) body.universe = n;
-    } else {
-      const list = (text(form, 'symbols') || '').split(/[\s,;]+/).filter(Boolean);
-      body.symbols = list;
-    }
+    universe.add(form, body);
     if (costs.value === 'custom') {
       body.costs = compact({
         commission_bps: num(form, 'costs.commission_bps'),
@@ -292,7 +273,8 @@ export function mountRuns(root) {
         h('dt', 'BACKTEST_MEDIUM'), h('dd', 'trend_baseline on 200 symbols over the whole history'),
         h('dt', 'ML_JOB'), h('dd', 'meta-labelling dataset, purged cross-validation and an XGBoost meta-model')),
       h('p.muted', 'Iterations repeat the job to profile it (median wall time on Performance).'))),
-    h('section.card', backtestForm(started)));
+    h('section.card', backtestForm(started)),
+    h('section.card', sweepForm(started)));
   state.reload();
   return () => {
     state.stopped = true;
