@@ -50,11 +50,13 @@ export function sweepForm(onStarted) {
       input({ placeholder: GRID_EXAMPLES[k] || def }), `values, comma-separated; blank: ${def}`)), gridError);
     showSize();
   };
+  // Capture: cleared before the edited field's own listener looks for the
+  // form's remaining errors (with none left it clears the form's error box).
   gridRow.addEventListener('input', () => {
     gridError.classList.remove('invalid');
     gridError.querySelector('.field-error').textContent = '';
     showSize();
-  });
+  }, true);
   strategy.addEventListener('change', renderGrid);
   renderGrid();
   const universe = universeFields('sw-');
