@@ -11,13 +11,18 @@
 //      orders table (paging, symbol filter), the profile; an artifact
 //      downloaded through the browser has the API's bytes;
 //   5. EOD_SMALL started from the Start-run panel succeeds;
-//   6. a sweep split into chunk runs (chunk_size 2, through the API: the
-//      dashboard has no sweep form) shows its chunk table on its detail
-//      page, live from queued until every chunk has succeeded, with the
-//      API's ranges, workers and attempts; a chunk links back to its sweep;
-//   7. a long BACKTEST_MEDIUM shows as running on its detail page and the
+//   6. a sweep split into chunk runs (chunk_size 2, through the API) shows
+//      its chunk table on its detail page, live from queued until every
+//      chunk has succeeded, with the API's ranges, workers and attempts; a
+//      chunk links back to its sweep;
+//   7. the Sweep form: a bad grid entry shows the API's field error beside
+//      its grid field; a sweep started from it succeeds and its page shows
+//      the ranked members as the API has them (count, the best row, sorting
+//      by a column) and a heat-map cell per combination, skipped ones blank
+//      with the API's reason;
+//   8. a long BACKTEST_MEDIUM shows as running on its detail page and the
 //      Cancel button cancels it;
-//   8. Models and Performance render (or say "not available yet").
+//   9. Models and Performance render (or say "not available yet").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -352,6 +357,118 @@ test('a split sweep shows its chunks live until all succeeded; a chunk links to 
   await page.locator(`#runs-table tr[data-run-id="${second.id}"]`).waitFor({ timeout: 15_000 });
   assert.match(await page.locator(`#runs-table tr[data-run-id="${second.id}"]`).textContent(), new RegExp(`of #${id}`));
   await page.locator('.filters select[name=kind]').selectOption('');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('a sweep from the form: a bad grid entry shows the API error; the results match the API', async () => {
+  await page.goto(`${BASE}/#/runs`);
+  const form = '#sweep-form';
+  await page.locator(form).waitFor();
+  await page.locator(`${form} select[name=strategy]`).selectOption('trend_baseline');
+  await page.locator(`${form} select[name=data]`).selectOption('synthetic');
+  await page.locator(`${form} select[name=universe_mode]`).selectOption('universe');
+  await page.locator(`${form} input[name=universe]`).fill('12');
+  await page.locator(`${form} input[name=last_bars]`).fill('300');
+  await page.locator(`${form} input[name="grid.fast"]`).fill('5, 10, x');
+  await page.locator(`${form} input[name="grid.slow"]`).fill('30, 60, 90');
+  assert.equal(await page.locator('#sweep-size').textContent(), '9 combinations');
+  await page.locator(`${form} button[type=submit]`).click();
+  await page.locator(`${form} .field.invalid`).first().waitFor();
+
+  // The same body straight to the API: its error names grid.fast[2], shown
+  // beside the fast grid field with the API's message; nothing was queued.
+  const bad = await api('POST', '/backtests', { strategy: 'trend_baseline', data: 'synthetic', freq: '1d', universe: 12,
+    last_bars: 300, grid: { fast: [5, 10, 'x'], slow: [30, 60, 90] } });
+  assert.equal(bad.status, 400);
+  const problem = bad.json();
+  assert.deepEqual(problem.errors.map((e) => e.field), ['grid.fast[2]'], JSON.stringify(problem));
+  const shown = await page.locator(`${form} .field[data-field="grid.fast"] .field-error`).textContent();
+  assert.equal(shown, `grid.fast[2]: ${problem.errors[0].message}`);
+  assert.deepEqual(await page.$$eval(`${form} .field.invalid`, (els) => els.map((e) => e.dataset.field)), ['grid.fast']);
+  assert.equal(await page.locator(`${form} .ok-box`).count(), 0);
+
+  // Corrected: 4 x 3 = 12 combinations, of which fast 60 with slow 30 and
+  // 60 are skipped (fast < slow); chunk size 5 makes 2 chunk runs.
+  await page.locator(`${form} input[name="grid.fast"]`).fill('5,10,20,60');
+  assert.equal(await page.locator(`${form} .field.invalid`).count(), 0, 'editing clears the error');
+  await page.locator(`${form} input[name=chunk_size]`).fill('5');
+  await page.locator(`${form} button[type=submit]`).click();
+  const id = await queuedId(form);
+  const queued = (await api('GET', `/runs/${id}`)).json();
+  assert.equal(queued.kind, 'sweep');
+  assert.deepEqual(queued.params.grid, { fast: [5, 10, 20, 60], slow: [30, 60, 90] });
+  assert.equal(queued.params.universe, 12);
+  assert.equal(queued.chunks.total, 2, JSON.stringify(queued.chunks));
+
+  await page.locator(`${form} .ok-box a`).click();
+  await page.waitForURL(new RegExp(`#/runs/${id}$`));
+  await page.locator('#run-head[data-status=succeeded]').waitFor({ timeout: RUN_TIMEOUT_MS });
+  await page.locator('#sweep-table tbody tr').first().waitFor({ timeout: 20_000 });
+  const sweep = (await api('GET', `/backtests/${id}`)).json().sweep;
+  assert.ok(sweep, 'GET /backtests/{id} has the sweep');
+  assert.deepEqual([sweep.combinations, sweep.members, sweep.skipped], [12, 10, 2]);
+  assert.equal(sweep.ranked.length, sweep.members);
+
+  // The ranked table: one row per member, in rank order, the best highlighted
+  // and equal to the API's rank 1 value for value.
+  const rows = await page.$$eval('#sweep-table tbody tr', (trs) => trs.map((tr) => ({
+    rank: Number(tr.dataset.rank), member: Number(tr.dataset.member), best: tr.classList.contains('best'),
+    values: Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.col, td.dataset.value])),
+    text: [...tr.querySelectorAll('td')].map((td) => td.textContent),
+  })));
+  assert.equal(rows.length, sweep.members);
+  assert.deepEqual(rows.map((r) => r.rank), sweep.ranked.map((m) => m.rank));
+  assert.deepEqual(rows.map((r) => r.best), rows.map((r, k) => k === 0));
+  const top = sweep.ranked[0];
+  assert.equal(top.rank, 1);
+  assert.equal(rows[0].member, top.member);
+  assert.deepEqual(rows[0].values, {
+    rank: '1', 'param:fast': String(top.params.fast), 'param:slow': String(top.params.slow), sharpe: String(top.sharpe),
+    cagr: String(top.cagr), max_drawdown: String(top.max_drawdown), turnover: String(top.turnover),
+    total_return: String(top.total_return), n_orders: String(top.n_orders),
+  });
+  assert.equal(rows[0].text[3], top.sharpe.toFixed(4));
+  assert.equal(rows[0].text[4], `${(top.cagr * 100).toFixed(2)}%`);
+  assert.match(await page.locator('#sweep-counts').textContent(), /12: 10 run, 2 skipped/);
+
+  // The heat map: fast down, slow across, a cell per combination; each run
+  // cell is its member's, the two skipped ones blank with the API's reason.
+  assert.deepEqual(await page.$$eval('#sweep-heatmap thead th', (ths) => ths.map((th) => th.textContent)), ['fast \\ slow', '30', '60', '90']);
+  assert.deepEqual(await page.$$eval('#sweep-heatmap tbody th', (ths) => ths.map((th) => th.textContent)), ['5', '10', '20', '60']);
+  const cells = await page.$$eval('#sweep-heatmap tbody tr', (trs) => trs.flatMap((tr, i) => [...tr.querySelectorAll('td.cell')].map((td, j) => ({
+    i, j, member: td.dataset.member, skipped: td.dataset.skipped === 'true', text: td.textContent, title: td.title,
+  }))));
+  assert.equal(cells.length, sweep.combinations);
+  const fast = [5, 10, 20, 60];
+  const slow = [30, 60, 90];
+  for (const c of cells) {
+    const m = sweep.ranked.find((x) => x.params.fast === fast[c.i] && x.params.slow === slow[c.j]);
+    if (!m) {
+      assert.ok(c.skipped, `fast ${fast[c.i]} slow ${slow[c.j]} has no member: skipped`);
+      assert.equal(c.text, '');
+      assert.ok(c.title.includes(sweep.skip_reason), c.title);
+      continue;
+    }
+    assert.equal(c.skipped, false);
+    assert.equal(Number(c.member), m.member);
+    assert.equal(c.text, m.sharpe.toFixed(3));
+  }
+  assert.equal(cells.filter((c) => c.skipped).length, sweep.skipped);
+  assert.equal(await page.locator('#sweep-heatmap td.best').getAttribute('data-member'), String(top.member));
+  await shot('sweep-results.png');
+
+  // A click on a column header sorts by it, again the other way; the best
+  // row stays highlighted.
+  const orders = () => page.$$eval('#sweep-table tbody tr td[data-col=n_orders]', (tds) => tds.map((td) => Number(td.dataset.value)));
+  const sorted = sweep.ranked.map((m) => m.n_orders).sort((a, b) => a - b);
+  await page.locator('#sweep-table th[data-col=n_orders]').click();
+  assert.deepEqual(await orders(), sorted);
+  assert.equal(await page.locator('#sweep-table th[data-col=n_orders]').getAttribute('aria-sort'), 'ascending');
+  await page.locator('#sweep-table th[data-col=n_orders]').click();
+  assert.deepEqual(await orders(), sorted.slice().reverse());
+  assert.equal(await page.locator('#sweep-table tr.best').getAttribute('data-rank'), '1');
+  await page.locator('#sweep-table th[data-col=rank]').click();
+  assert.equal(await page.locator('#sweep-table tbody tr').first().getAttribute('data-rank'), '1');
   assert.deepEqual(pageErrors, []);
 });
 
