@@ -47,7 +47,7 @@ export function sweepForm(onStarted) {
   };
   const renderGrid = () => {
     replace(gridRow, STRATEGIES[strategy.value].map(([k, label, def]) => swField(`grid.${k}`, `${label} (${k})`,
-      input({ placeholder: GRID_EXAMPLES[k] || def }), `values, comma-separated; blank: ${def}`)), gridError);
+      input({ placeholder: GRID_EXAMPLES[k] || def }), `comma-separated values; blank: the default, ${def}`)), gridError);
     showSize();
   };
   // Capture: cleared before the edited field's own listener looks for the
