@@ -1,11 +1,9 @@
 // format.test.mjs — the dashboard's pure computations, in Node (no browser):
 // monthly returns from an equity curve, timestamps, durations, metric formats,
 // a split sweep's chunk counts.
-// Run: node --test web/test/format.test.mjs (ctest: web_unit, which names
-// this file only; it imports sweep.test.mjs, whose tests run with it).
+// Run: node --test web/test/ (ctest: web_unit runs every *.test.mjs there).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import './sweep.test.mjs';
 import { monthlyReturns, toSec, fmtDuration, fmtMetric, pct, median, runDuration, heatColor, chunkProgress, fmtMembers } from '../src/format.js';
 
 const day = (s) => Date.parse(`${s}T00:00:00Z`) / 1000;
