@@ -44,6 +44,78 @@ void ind_ema(const double *x, size_t len, int n, double *out)
     }
 }
 
+/* EMA(x, n) up to index `to` (n - 1 <= to < len): NaN before n - 1, the
+ * SMA seed at n - 1, then ind_ema's recursion; returns the value at `to`. */
+static double ema_head(const double *x, int n, size_t to, double *out)
+{
+    size_t first = (size_t)n - 1;
+    fill_nan(out, 0, first);
+    const double a = 2.0 / (n + 1.0);
+    double e = ind_sma_at(x, first, n);
+    out[first] = e;
+    for (size_t t = first + 1; t <= to; t++) {
+        e = a * x[t] + (1.0 - a) * e;
+        out[t] = e;
+    }
+    return e;
+}
+
+void ind_ema2(const double *x, size_t len, int n1, int n2, double *out1, double *out2)
+{
+    if (n1 > n2) { /* the shorter period first: it is defined from the earlier bar */
+        int tn = n1;
+        n1 = n2, n2 = tn;
+        double *to = out1;
+        out1 = out2, out2 = to;
+    }
+    if (n1 < 1 || (size_t)n2 - 1 >= len) { /* at most one defined value: nothing to pair */
+        ind_ema(x, len, n1, out1);
+        ind_ema(x, len, n2, out2);
+        return;
+    }
+    const size_t first = (size_t)n2 - 1; /* both defined from here on */
+    double e1 = ema_head(x, n1, first, out1), e2 = ema_head(x, n2, first, out2);
+    const double a1 = 2.0 / (n1 + 1.0), a2 = 2.0 / (n2 + 1.0);
+    for (size_t t = first + 1; t < len; t++) { /* two independent chains, each exactly ind_ema's */
+        e1 = a1 * x[t] + (1.0 - a1) * e1;
+        e2 = a2 * x[t] + (1.0 - a2) * e2;
+        out1[t] = e1;
+        out2[t] = e2;
+    }
+}
+
+void ind_ema4(const double *x, size_t len, const int *n, double *const *out)
+{
+    int p[4];
+    double *o[4];
+    for (size_t k = 0; k < 4; k++) { /* by period: the longest decides where all four are defined */
+        size_t q = k;
+        for (; q > 0 && p[q - 1] > n[k]; q--) p[q] = p[q - 1], o[q] = o[q - 1];
+        p[q] = n[k];
+        o[q] = out[k];
+    }
+    if (p[0] < 1 || (size_t)p[3] - 1 >= len) { /* a period never or barely defined: no four chains to run */
+        ind_ema2(x, len, p[0], p[1], o[0], o[1]);
+        ind_ema2(x, len, p[2], p[3], o[2], o[3]);
+        return;
+    }
+    const size_t first = (size_t)p[3] - 1;
+    double e0 = ema_head(x, p[0], first, o[0]), e1 = ema_head(x, p[1], first, o[1]);
+    double e2 = ema_head(x, p[2], first, o[2]), e3 = ema_head(x, p[3], first, o[3]);
+    const double a0 = 2.0 / (p[0] + 1.0), a1 = 2.0 / (p[1] + 1.0), a2 = 2.0 / (p[2] + 1.0), a3 = 2.0 / (p[3] + 1.0);
+    double *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
+    for (size_t t = first + 1; t < len; t++) { /* four independent chains, each exactly ind_ema's */
+        e0 = a0 * x[t] + (1.0 - a0) * e0;
+        e1 = a1 * x[t] + (1.0 - a1) * e1;
+        e2 = a2 * x[t] + (1.0 - a2) * e2;
+        e3 = a3 * x[t] + (1.0 - a3) * e3;
+        o0[t] = e0;
+        o1[t] = e1;
+        o2[t] = e2;
+        o3[t] = e3;
+    }
+}
+
 static inline double tr_at(const double *h, const double *l, const double *c, size_t t)
 {
     double a = h[t] - l[t], b = fabs(h[t] - c[t - 1]), d = fabs(l[t] - c[t - 1]);

@@ -12,6 +12,15 @@
 void ind_sma(const double *x, size_t len, int n, double *out);
 /* EMA(x,n): alpha = 2/(n+1), seeded with SMA at n-1. */
 void ind_ema(const double *x, size_t len, int n, double *out);
+/* EMA(x,n1) into out1 and EMA(x,n2) into out2 in one pass over x: the two
+ * recursions interleaved (independent chains: about half the time of two
+ * ind_ema calls, whose latency-bound chain leaves the FPU idle), each value
+ * exactly ind_ema's, bit for bit (warm-up NaNs and seeds included). Any
+ * periods, equal or in either order; out1 and out2 must not overlap. */
+void ind_ema2(const double *x, size_t len, int n1, int n2, double *out1, double *out2);
+/* The same with four: EMA(x,n[k]) into out[k], k < 4 (a quarter of the
+ * time of four ind_ema calls, bit for bit theirs); out[] must not overlap. */
+void ind_ema4(const double *x, size_t len, const int *n, double *const *out);
 /* TR: first defined at 1. */
 void ind_tr(const double *h, const double *l, const double *c, size_t len, double *out);
 /* ATR(n): mean of TR_1..TR_n at n, then Wilder smoothing. */

@@ -3,7 +3,9 @@
  * as the T*N matrix does; cost statistics from a table or a flip list equal
  * costs_stats_at() bit for bit; the simulation is identical with per-order
  * statistics, a second thread, or a table; the Newton buy scaling equals the
- * bisection; the symbol-major benchmark equals the time-major sum. Markets
+ * bisection; the symbol-major benchmark equals the time-major sum; two or
+ * four EMAs in one pass (ind_ema2, ind_ema4: the sweeps' indicator arrays)
+ * equal ind_ema. Markets
  * with gaps, late starts and early ends (random, seeded) exercise the
  * per-symbol cursors; the public real data, when present, the common case. */
 #include <criterion/criterion.h>
@@ -16,6 +18,7 @@
 #include "backtest.h"
 #include "costs.h"
 #include "csv_reader.h"
+#include "indicators.h"
 #include "metrics.h"
 #include "panel.h"
 #include "simulate.h"
@@ -321,4 +324,65 @@ Test(fastpaths, signal_from_inputs_equals_signal)
     }
     free(a), free(b), free(in_data);
     market_free(m);
+}
+
+/* ind_ema2 and ind_ema4 against ind_ema, every value bit for bit (NaN
+ * warm-ups included): periods in any order, equal, 1, longer than the
+ * series, a series shorter than all, an empty one; random walks and the
+ * real closes. */
+static void check_ema_group(const double *x, size_t len, const int *n, size_t k, const char *what)
+{
+    size_t cap = len ? len : 1;
+    double *want[4], *got[4];
+    for (size_t q = 0; q < k; q++) {
+        want[q] = xmalloc(cap * sizeof(double));
+        got[q] = xmalloc(cap * sizeof(double));
+        for (size_t t = 0; t < len; t++) got[q][t] = 12345.0; /* every value must be written */
+        ind_ema(x, len, n[q], want[q]);
+    }
+    if (k == 2) ind_ema2(x, len, n[0], n[1], got[0], got[1]);
+    else ind_ema4(x, len, n, got);
+    for (size_t q = 0; q < k; q++) {
+        for (size_t t = 0; t < len; t++)
+            cr_assert(same_bits(want[q][t], got[q][t]), "%s len %zu EMA(%d), #%zu of %zu (%d, %d%s) at %zu: %.17g vs %.17g",
+                      what, len, n[q], q, k, n[0], n[1], k == 4 ? ", ..." : "", t, want[q][t], got[q][t]);
+        free(want[q]), free(got[q]);
+    }
+}
+
+static void check_ema2(const double *x, size_t len, int n1, int n2, const char *what)
+{
+    const int n[2] = {n1, n2};
+    check_ema_group(x, len, n, 2, what);
+}
+
+Test(fastpaths, paired_emas_equal_single_emas)
+{
+    uint64_t s = 77;
+    double x[700];
+    double c = 100;
+    for (size_t t = 0; t < 700; t++) x[t] = c *= 1 + 0.04 * (rng_unit(&s) - 0.5);
+    const int periods[][2] = {{5, 50},  {50, 5},  {20, 20},  {1, 2},   {1, 1},     {2, 1},   {10, 699},
+                              {10, 700}, {10, 701}, {699, 700}, {700, 701}, {701, 900}, {3, 250}};
+    const size_t lens[] = {0, 1, 2, 9, 10, 11, 49, 50, 51, 300, 699, 700};
+    for (size_t p = 0; p < sizeof periods / sizeof periods[0]; p++)
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+            check_ema2(x, lens[l], periods[p][0], periods[p][1], "random walk");
+    for (int n1 = 1; n1 <= 40; n1 += 3)
+        for (int n2 = 1; n2 <= 60; n2 += 7) check_ema2(x, 120, n1, n2, "grid");
+    const int fours[][4] = {{5, 10, 20, 30}, {200, 50, 150, 100}, {20, 20, 20, 20}, {1, 1, 2, 3},  {9, 1, 700, 30},
+                            {3, 701, 10, 2}, {699, 700, 698, 697}, {0, 5, 10, 20}, {30, 5, 12, 7}};
+    for (size_t p = 0; p < sizeof fours / sizeof fours[0]; p++)
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) check_ema_group(x, lens[l], fours[p], 4, "four");
+    /* the real data: the 16-member sweep's periods, in the pairs a sweep forms */
+    tb_market *m = real_market(5);
+    if (m) {
+        const int grid[] = {5, 10, 20, 30, 50, 100, 150, 200};
+        for (size_t i = 0; i < m->n_symbols; i++) {
+            tb_series sr = market_series(m, i);
+            for (size_t k = 0; k + 1 < 8; k++) check_ema2(sr.close, sr.n, grid[k], grid[k + 1], m->symbols[i]);
+            for (size_t k = 0; k + 3 < 8; k++) check_ema_group(sr.close, sr.n, grid + k, 4, m->symbols[i]);
+        }
+        market_free(m);
+    }
 }
