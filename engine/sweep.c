@@ -9,8 +9,9 @@
  *
  * signals: one pass over the symbols, split over the threads. For each
  * symbol the batch's distinct indicator arrays (EMA(10) once, whichever
- * members read it) are computed into a per-thread scratch that stays in
- * cache, then every member's signal from them, kept only as its flips (the
+ * members read it; EMAs four or two per pass over the closes, ind_ema4 and
+ * ind_ema2) are computed into a per-thread scratch that stays in cache,
+ * then every member's signal from them, kept only as its flips (the
  * bars where it changes: what the simulation consumes, ~1 % of the bytes
  * of the per-bar signal). members: a pool of threads taking member indices
  * from an atomic counter; each gathers its flips and simulates with the
@@ -203,6 +204,7 @@ typedef struct sweep_ctx {
 
 static void sweep_flips_push(sweep_flips *f, uint32_t sym, const int32_t *bars, const uint8_t *vals, size_t n)
 {
+    if (n == 0) return; /* the lists may not exist yet (memcpy to NULL, even of nothing, is undefined) */
     if (f->n + n > f->cap) {
         f->cap = (f->n + n) * 2 > 1024 ? (f->n + n) * 2 : 1024;
         f->sym = xrealloc(f->sym, xmul(f->cap, sizeof *f->sym));
@@ -252,6 +254,44 @@ static size_t sweep_flips_gt(const double *a, const double *b, int32_t lo, int32
     return n;
 }
 
+/* The order the batch's arrays are computed in: every EMA key, by period,
+ * then the others; returns the EMAs' count. The EMAs go four, then two per
+ * pass over the closes (ind_ema4, ind_ema2: independent recursions side by
+ * side), neighbouring periods together so that little of one runs alone
+ * before the longest is defined. */
+static size_t sweep_key_order(const ind_key *keys, size_t n_keys, size_t *order)
+{
+    size_t n_ema = 0, n = 0;
+    for (size_t k = 0; k < n_keys; k++) {
+        if (keys[k].kind != IND_EMA) continue;
+        size_t q = n_ema++;
+        for (; q > 0 && keys[order[q - 1]].n > keys[k].n; q--) order[q] = order[q - 1];
+        order[q] = k;
+    }
+    n = n_ema;
+    for (size_t k = 0; k < n_keys; k++)
+        if (keys[k].kind != IND_EMA) order[n++] = k;
+    return n_ema;
+}
+
+/* The batch's distinct arrays of one symbol: out + k * stride = keys[k]. */
+static void sweep_compute_keys(const ind_key *keys, const size_t *order, size_t n_keys, size_t n_ema,
+                               const tb_series *s, double *out, size_t stride)
+{
+    size_t q = 0;
+    for (; q + 3 < n_ema; q += 4) {
+        const int n[4] = {keys[order[q]].n, keys[order[q + 1]].n, keys[order[q + 2]].n, keys[order[q + 3]].n};
+        double *const o[4] = {out + order[q] * stride, out + order[q + 1] * stride, out + order[q + 2] * stride,
+                              out + order[q + 3] * stride};
+        ind_ema4(s->close, s->n, n, o);
+    }
+    for (; q + 1 < n_ema; q += 2) {
+        size_t k0 = order[q], k1 = order[q + 1];
+        ind_ema2(s->close, s->n, keys[k0].n, keys[k1].n, out + k0 * stride, out + k1 * stride);
+    }
+    for (; q < n_keys; q++) ind_compute(keys[order[q]], s->high, s->low, s->close, s->n, out + order[q] * stride);
+}
+
 typedef struct sweep_sig_job {
     sweep_ctx *x;
     int t;                     /* thread index: its symbols and its flip lists */
@@ -277,9 +317,11 @@ static void *sweep_signals_job(void *arg)
     double *scratch = xmalloc(xmul(xmul(scratch_per_bar + 1, maxlen), sizeof(double)));
     uint8_t *sig = xmalloc(maxlen), *vals = xmalloc(maxlen);
     int32_t *bars = xmalloc(xmul(maxlen, sizeof *bars));
+    size_t order[SWEEP_BATCH_KEYS + TB_MAX_INPUTS];
+    const size_t n_ema = sweep_key_order(x->keys, x->n_keys, order);
     for (size_t i = x->sym_from[jb->t]; i < x->sym_to[jb->t]; i++) {
         tb_series s = market_series(m, i);
-        for (size_t k = 0; k < x->n_keys; k++) ind_compute(x->keys[k], s.high, s.low, s.close, s.n, in_data + k * maxlen);
+        sweep_compute_keys(x->keys, order, x->n_keys, n_ema, &s, in_data, maxlen);
         for (size_t j = 0; j < nb; j++) {
             const tb_strategy_params *sp = &x->members[x->lo + j].params;
             const tb_strategy_def *def = sp->def;
@@ -347,6 +389,7 @@ static int sweep_member(sweep_ctx *x, size_t j, sweep_buf *b, tb_error *err)
     size_t n = 0;
     for (int t = 0; t < x->threads; t++) {
         const sweep_flips *f = &x->fl[(size_t)t * SWEEP_BATCH + jj];
+        if (f->n == 0) continue; /* no lists (a member never long on these symbols) */
         memcpy(b->bar + n, f->bar, f->n * sizeof *f->bar);
         memcpy(b->val + n, f->val, f->n);
         for (size_t e = 0; e < f->n; e++) b->first[f->sym[e] + 1]++;

@@ -131,6 +131,51 @@ Test(sweep_run, members_equal_standalone_backtests_and_skips_invalid)
     sweep_grid_free(&g);
 }
 
+/* The sweep computes its EMAs four or two per pass over the closes
+ * (ind_ema4, ind_ema2, by period): a count that is not a multiple of four
+ * leaves a pair or one alone, a period longer than the data goes with ones
+ * that are defined. (The grid above has 7 distinct EMAs: four, two, one;
+ * ema_trend's below 3 EMAs and an ATR.) */
+Test(sweep_run, ema_groups_odd_counts_and_periods_past_the_data)
+{
+    tb_backtest_config c;
+    small_config(&c, 24, 600);
+    tb_sweep_grid g = {0};
+    tb_error err = {0};
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=5,10,30", &err), 0);
+    /* EMA(650) of 600 bars: never defined, paired with EMA(100) */
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "slow=40,100,650", &err), 0);
+    tb_sweep_result r;
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.n_members, 9);
+    cr_expect_eq(r.n_indicators, 6);
+    check_members_equal_standalone(&c, &r);
+    cr_expect_eq(r.members[2].metrics.n_orders, 0, "slow 650: never long");
+    sweep_result_free(&r);
+    sweep_grid_free(&g);
+
+    /* four EMAs, one of them past the data */
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "fast=5,10,30", &err), 0);
+    cr_assert_eq(sweep_grid_parse(&g, tb(), "slow=650", &err), 0);
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.n_members, 3);
+    cr_expect_eq(r.n_indicators, 4);
+    check_members_equal_standalone(&c, &r);
+    sweep_result_free(&r);
+    sweep_grid_free(&g);
+
+    /* one EMA alone (and an ATR): nothing to pair */
+    c.strategy.def = strategy_find("ema_trend");
+    strategy_params_defaults(c.strategy.def, &c.strategy);
+    cr_assert_eq(sweep_grid_parse(&g, c.strategy.def, "band=0,0.5,1", &err), 0);
+    cr_assert_eq(sweep_run(&c, &g, 2, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.n_members, 3);
+    cr_expect_eq(r.n_indicators, 2);
+    check_members_equal_standalone(&c, &r);
+    sweep_result_free(&r);
+    sweep_grid_free(&g);
+}
+
 Test(sweep_run, thread_counts_give_identical_results)
 {
     tb_backtest_config c;
