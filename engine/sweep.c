@@ -5,7 +5,10 @@
  * panel (compact panel and the universe benchmark), cost_stats (the table of
  * SPREAD/VOL/ADV(20) at every bar a member can trade on), prices (the
  * time-major open/close every member reads), then, batch by batch, signals
- * and members, and rank.
+ * and members, and rank. With several threads the prices are built by a
+ * helper thread beside cost_stats and the first batch's signals (the other
+ * core would wait otherwise), and joined before the first member; their
+ * stage is the build's own time.
  *
  * signals: one pass over the symbols, split over the threads. For each
  * symbol the batch's distinct indicator arrays (EMA(10) once, whichever
@@ -506,6 +509,28 @@ static void sweep_cost_table(const tb_market *m, const tb_panel *p, int threads,
         if (started[t]) pthread_join(tid[t], NULL);
 }
 
+/* ---- time-major prices beside the cost table and the signals --------------------- */
+
+/* The prices every member reads (mostly page faults of fresh memory, one
+ * thread's work) are built by a helper thread while the calling thread
+ * gets the cost table and all threads compute the first batch's signals;
+ * the members wait for them. */
+typedef struct sweep_prices_job {
+    const tb_market *m;
+    const tb_panel *p;
+    tb_sim_prices *out;
+    double wall_s;             /* the build's own wall time */
+} sweep_prices_job;
+
+static void *sweep_prices_main(void *arg)
+{
+    sweep_prices_job *jb = arg;
+    double t0 = stage_now();
+    sim_prices_build(jb->m, jb->p, jb->out);
+    jb->wall_s = stage_now() - t0;
+    return NULL;
+}
+
 /* ---- ranking ---------------------------------------------------------------------- */
 
 typedef struct sweep_rank_item {
@@ -645,6 +670,9 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     fcache_arrays *tab_hold = NULL; /* the table's arrays when they came through the cache */
     const size_t *tab_offset = NULL; /* their layout when the market was cut */
     tb_sim_prices prices = {NULL, NULL, NULL};
+    sweep_prices_job prices_job;
+    pthread_t prices_tid;
+    int prices_pending = 0; /* the helper building prices has not been joined */
     sweep_buf bufs[SWEEP_MAX_THREADS];
     memset(bufs, 0, sizeof bufs);
     int rc = -1;
@@ -671,6 +699,11 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     out->freq = m->freq;
     stage_record(&out->stages, hooks, "panel", t0);
 
+    /* prices: on a helper thread when there are several, joined before the members */
+    prices_job = (sweep_prices_job){m, &p, &prices, 0};
+    if (threads > 1) prices_pending = pthread_create(&prices_tid, NULL, sweep_prices_main, &prices_job) == 0;
+    if (!prices_pending) sweep_prices_main(&prices_job);
+
     t0 = stage_now();
     hooks_progress(hooks, "cost_stats", 0.15);
     /* mapped from the factor cache, or computed for every bar and stored; else from each panel.lo - 1 */
@@ -678,10 +711,6 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     if (!tab_hold) sweep_cost_table(m, &p, threads, &tab);
     stage_record(&out->stages, hooks, "cost_stats", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
-
-    t0 = stage_now();
-    sim_prices_build(m, &p, &prices);
-    stage_record(&out->stages, hooks, "prices", t0);
 
     x.m = m;
     x.p = &p;
@@ -736,6 +765,12 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
             break;
         }
 
+        if (prices_pending) { /* the members read the prices: recorded with the build's own time */
+            pthread_join(prices_tid, NULL);
+            prices_pending = 0;
+        }
+        if (lo == 0) stage_record(&out->stages, hooks, "prices", stage_now() - prices_job.wall_s);
+
         /* the members: a pool taking member indices */
         atomic_store(&x.next, lo);
         sweep_worker w[SWEEP_MAX_THREADS];
@@ -772,6 +807,7 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
 cancelled:
     tb_fail(err, TB_ECANCEL, "cancelled");
 out:
+    if (prices_pending) pthread_join(prices_tid, NULL); /* before what it reads and writes is freed */
     for (int t = 0; t < SWEEP_MAX_THREADS; t++) free(bufs[t].first), free(bufs[t].bar), free(bufs[t].val);
     for (size_t f = 0; x.fl && f < (size_t)threads * SWEEP_BATCH; f++)
         free(x.fl[f].sym), free(x.fl[f].bar), free(x.fl[f].val);
