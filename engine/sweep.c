@@ -646,10 +646,11 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
         return -1;
     }
     out->n_valid = out->n_members;
+    const size_t hi_asked = hi_member; /* the message names the range as requested */
     if (hi_member > out->n_members) hi_member = out->n_members;
-    if (lo_member >= hi_member) {
+    if (lo_member >= hi_member) { /* nothing to run: empty, reversed, or past the valid members */
         tb_fail_field(err, TB_EINVAL, "grid", "member range [%zu, %zu) is outside the grid's %zu valid combinations",
-                      lo_member, hi_member, out->n_valid);
+                      lo_member, hi_asked, out->n_valid);
         sweep_result_free(out);
         return -1;
     }

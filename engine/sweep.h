@@ -102,7 +102,11 @@ int sweep_run(const tb_backtest_config *base, const tb_sweep_grid *g, int thread
  * clamped to their count, lo must be below it): out->members holds those
  * hi - lo members (n_members), first_member = lo, n_valid = all valid
  * members of the grid; ranks are within the range. A member's metrics do
- * not depend on the range it ran in. */
+ * not depend on the range it ran in. A range with nothing to run — empty
+ * (lo == hi), reversed (lo > hi), or starting at or past the valid count —
+ * is rejected, never an empty result: -1, a TB_EINVAL on "grid" whose
+ * message names the range as requested ("member range [20, 25) is outside
+ * the grid's 9 valid combinations"), *out left cleared. */
 int sweep_run_range(const tb_backtest_config *base, const tb_sweep_grid *g, size_t lo, size_t hi, int threads,
                     const tb_hooks *hooks, tb_sweep_result *out, tb_error *err);
 /* The expansion alone, nothing loaded or run: def, a copy of g,

@@ -370,7 +370,8 @@ Test(sweep_range, out_of_bounds_and_empty_ranges_are_rejected)
     tb_sweep_grid g = {0};
     range_grid(&c, &g);
     /* lo at or past the 9 valid members (hi is clamped to 9 first) */
-    expect_range_rejected(&c, &g, 9, 12, "member range [9, ");
+    expect_range_rejected(&c, &g, 9, 12, "member range [9, 12)"); /* as requested, not clamped to [9, 9) */
+    expect_range_rejected(&c, &g, 20, 25, "member range [20, 25)");
     expect_range_rejected(&c, &g, 20, (size_t)-1, "member range [20, ");
     /* empty and reversed ranges: nothing to run is an error too, not an empty result */
     expect_range_rejected(&c, &g, 3, 3, "member range [3, 3)");
