@@ -18,11 +18,15 @@
  * with back-off and the next tick tells which runs are still ours.
  *
  * Signals (SIGTERM, SIGINT, SIGCHLD) reach the loop through a self-pipe
- * written by a tiny handler, not through sigwait/signalfd: libraries linked
- * for the engine (OpenBLAS) start threads before main() that do not block
- * them, and the kernel may deliver a process signal to any such thread. A
- * handler works in whichever thread runs it. The signals are blocked around
- * fork() so a child never runs the parent's handler.
+ * written by a tiny handler, not through sigwait/signalfd, which need every
+ * thread of the process to block them (the kernel may deliver a process
+ * signal to any thread that does not). The parent starts no threads, and no
+ * library starts any in it: no binary links XGBoost or OpenBLAS (whose
+ * load-time constructor used to start its pool before main()); engine/mllib.c
+ * dlopens them on first use, which in the worker happens only in a run's
+ * child. A handler works in whichever thread runs it, so the loop does not
+ * depend on that staying so. The signals are blocked around fork() so a
+ * child never runs the parent's handler.
  */
 #include "worker.h"
 
