@@ -316,30 +316,21 @@ static void profile_keep_raw(const char *raw, const char *out_dir, const char *j
 
 /* ---- the command ------------------------------------------------------------------- */
 
-/* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY when it is loaded: in an
- * iteration's child, at its first XGBoost call (engine/mllib.c). The worker
- * is started with OMP_WAIT_POLICY=passive (deploy/setup.sh): without it, idle
- * OpenMP threads spin, and on a busy 2-core machine ML_JOB took 15.5 s
- * instead of 2.0 s. To measure what the worker runs, re-exec once with it set
- * (unless the caller chose a policy). Returns only when that is not needed or
- * failed. */
-static void profile_reexec_passive(int argc, char **argv)
+/* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY once, when it is loaded.
+ * The worker is started with OMP_WAIT_POLICY=passive (deploy/setup.sh):
+ * without it, idle OpenMP threads spin, and on a busy 2-core machine ML_JOB
+ * took 15.5 s instead of 2.0 s. To measure what the worker runs, set it
+ * (unless the caller chose a policy) before the first iteration: no binary
+ * links libgomp, it comes with XGBoost when engine/mllib.c dlopens it at an
+ * iteration child's first XGBoost call, and that child — forked, or exec'd
+ * under perf / callgrind with this environment — then reads the variable
+ * (checked with OMP_DISPLAY_ENV=verbose: GOMP_SPINCOUNT '0', not '300000';
+ * and in the environment of a child exec'd under perf). When libgomp was
+ * linked it had read the variable before main(), and profile-job re-exec'd
+ * itself to set it. */
+static void profile_passive_policy(void)
 {
-    char self[PATH_MAX];
-    if (getenv("OMP_WAIT_POLICY")) return;
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return;
-    self[n] = '\0';
-    char **v = calloc((size_t)argc + 3, sizeof *v);
-    if (!v) abort();
-    v[0] = self;
-    v[1] = "profile-job";
-    for (int i = 0; i < argc; i++) v[i + 2] = argv[i];
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    fflush(stdout);
-    fflush(stderr);
-    execv(self, v);
-    free(v); /* exec failed: carry on with the active policy */
+    if (!getenv("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "passive", 1);
 }
 
 int cmd_profile_job(int argc, char **argv)
@@ -358,7 +349,7 @@ int cmd_profile_job(int argc, char **argv)
         fputs(profile_usage, stderr);
         return cli_report(&err);
     }
-    profile_reexec_passive(argc, argv);
+    profile_passive_policy();
 
     const char *job = cli_get(&a, "job"), *phase = cli_get(&a, "phase"), *notes = cli_get(&a, "notes");
     const char *doc = cli_get(&a, "doc") ? cli_get(&a, "doc") : PROFILE_DEFAULT_DOC;
