@@ -5,12 +5,13 @@
  * panel (compact panel and the universe benchmark), cost_stats (the table of
  * SPREAD/VOL/ADV(20) at every bar a member can trade on), prices (the
  * time-major open/close every member reads), then, batch by batch, signals
- * and members, and rank. With several threads the prices are built by a
- * helper thread beside cost_stats and the first batch's signals (the other
- * core would wait otherwise), and joined before the first member; their
- * stage is the build's own time.
+ * and members, and rank. With several threads the prices are one more task
+ * of the first batch's signal phase (below), so the other cores do not wait
+ * through their build; their stage is the build's own time.
  *
- * signals: one pass over the symbols, split over the threads. For each
+ * signals: one pass over the symbols, in chunks (SWEEP_CHUNKS_PER_THREAD
+ * per thread, by bar count) that the threads take from an atomic counter,
+ * so a thread that starts late or shares its core takes fewer. For each
  * symbol the batch's distinct indicator arrays (EMA(10) once, whichever
  * members read it; EMAs four or two per pass over the closes, ind_ema4 and
  * ind_ema2) are computed into a per-thread scratch that stays in cache,
@@ -24,7 +25,7 @@
  * Threads never call the caller's hooks: the calling thread runs members
  * too and, between its own members, reports progress and polls
  * cancellation, which stops the others through an atomic flag. Shared
- * writes: each signal thread its own flip lists, each member its own slot. */
+ * writes: each signal chunk its own flip lists, each member its own slot. */
 #include "sweep.h"
 
 #include <errno.h>
@@ -44,6 +45,8 @@
 #define SWEEP_MAX_THREADS 64
 #define SWEEP_BATCH 256      /* members whose signals are held at once (as flips: ~100 KB each) */
 #define SWEEP_BATCH_KEYS 64  /* distinct indicator arrays of a batch (per symbol, in a thread's scratch) */
+#define SWEEP_CHUNKS_PER_THREAD 4 /* symbol chunks of the signal phase, per thread */
+#define SWEEP_MAX_CHUNKS (SWEEP_MAX_THREADS * SWEEP_CHUNKS_PER_THREAD)
 
 /* ---- the grid ------------------------------------------------------------------- */
 
@@ -170,7 +173,7 @@ static void sweep_expand(const tb_strategy_params *base, const tb_sweep_grid *g,
 
 /* ---- the member phase: signals for a batch, then the members ------------------------ */
 
-/* One member's flips from one thread's symbols (symbol-major, bars ascending). */
+/* One member's flips over one chunk's symbols (symbol-major, bars ascending). */
 typedef struct sweep_flips {
     size_t n, cap;
     uint32_t *sym;
@@ -188,7 +191,9 @@ typedef struct sweep_ctx {
     const tb_sim_config *sim;
     int ppy;                   /* periods per year */
     int threads;
-    size_t sym_from[SWEEP_MAX_THREADS], sym_to[SWEEP_MAX_THREADS]; /* each signal thread's symbols */
+    size_t n_chunks;           /* symbol chunks of the signal phase */
+    size_t chunk_from[SWEEP_MAX_CHUNKS], chunk_to[SWEEP_MAX_CHUNKS]; /* their symbols, ascending */
+    size_t maxlen;             /* bars of the longest symbol */
     tb_sweep_member *members;
     /* the current batch */
     size_t lo, hi;             /* members [lo, hi) */
@@ -196,7 +201,9 @@ typedef struct sweep_ctx {
     size_t n_keys;
     uint16_t *key_idx;         /* (hi-lo) * TB_MAX_INPUTS: member input k is keys[key_idx[..]] */
     uint8_t *s0;               /* (hi-lo) * N: signals at panel time 0 */
-    sweep_flips *fl;           /* threads * SWEEP_BATCH: fl[t * SWEEP_BATCH + (j - lo)] */
+    sweep_flips *fl;           /* n_chunks * SWEEP_BATCH: fl[chunk * SWEEP_BATCH + (j - lo)] */
+    atomic_size_t next_task;   /* the signal phase's next task: prices (when set), then the chunks */
+    struct sweep_prices_job *prices_task; /* the prices to build in this signal phase, or NULL */
     atomic_size_t next;        /* the next member to take */
     atomic_size_t done;        /* members finished (all batches) */
     atomic_int stop;           /* cancelled or failed: take no more */
@@ -209,7 +216,7 @@ static void sweep_flips_push(sweep_flips *f, uint32_t sym, const int32_t *bars, 
 {
     if (n == 0) return; /* the lists may not exist yet (memcpy to NULL, even of nothing, is undefined) */
     if (f->n + n > f->cap) {
-        f->cap = (f->n + n) * 2 > 1024 ? (f->n + n) * 2 : 1024;
+        f->cap = (f->n + n) * 2 > 256 ? (f->n + n) * 2 : 256;
         f->sym = xrealloc(f->sym, xmul(f->cap, sizeof *f->sym));
         f->bar = xrealloc(f->bar, xmul(f->cap, sizeof *f->bar));
         f->val = xrealloc(f->val, f->cap);
@@ -295,24 +302,18 @@ static void sweep_compute_keys(const ind_key *keys, const size_t *order, size_t 
     for (; q < n_keys; q++) ind_compute(keys[order[q]], s->high, s->low, s->close, s->n, out + order[q] * stride);
 }
 
-typedef struct sweep_sig_job {
-    sweep_ctx *x;
-    int t;                     /* thread index: its symbols and its flip lists */
-} sweep_sig_job;
+static void *sweep_prices_main(void *arg);
 
-/* Signals of every batch member for this thread's symbols, symbol by
- * symbol: the batch's distinct indicator arrays of the symbol once (in a
- * scratch that stays in cache), then each member's signal from them and
- * its flips. */
+/* Signals of every batch member, chunk by chunk as this thread takes them
+ * (and the prices, when they are a task of this phase), symbol by symbol:
+ * the batch's distinct indicator arrays of the symbol once (in a scratch
+ * that stays in cache), then each member's signal from them and its flips. */
 static void *sweep_signals_job(void *arg)
 {
-    const sweep_sig_job *jb = arg;
-    sweep_ctx *x = jb->x;
+    sweep_ctx *x = arg;
     const tb_market *m = x->m;
-    const size_t N = m->n_symbols, nb = x->hi - x->lo;
-    size_t maxlen = 1, scratch_per_bar = 0;
-    for (size_t i = x->sym_from[jb->t]; i < x->sym_to[jb->t]; i++)
-        if (market_len(m, i) > maxlen) maxlen = market_len(m, i);
+    const size_t N = m->n_symbols, nb = x->hi - x->lo, maxlen = x->maxlen;
+    size_t scratch_per_bar = 0;
     for (size_t j = x->lo; j < x->hi; j++)
         if (x->members[j].params.def->scratch_per_bar > scratch_per_bar)
             scratch_per_bar = x->members[j].params.def->scratch_per_bar;
@@ -322,44 +323,54 @@ static void *sweep_signals_job(void *arg)
     int32_t *bars = xmalloc(xmul(maxlen, sizeof *bars));
     size_t order[SWEEP_BATCH_KEYS + TB_MAX_INPUTS];
     const size_t n_ema = sweep_key_order(x->keys, x->n_keys, order);
-    for (size_t i = x->sym_from[jb->t]; i < x->sym_to[jb->t]; i++) {
-        tb_series s = market_series(m, i);
-        sweep_compute_keys(x->keys, order, x->n_keys, n_ema, &s, in_data, maxlen);
-        for (size_t j = 0; j < nb; j++) {
-            const tb_strategy_params *sp = &x->members[x->lo + j].params;
-            const tb_strategy_def *def = sp->def;
-            size_t n = 0;
-            if (def->inputs && def->compare_from) { /* the flips straight from the comparison */
-                ind_key mk[TB_MAX_INPUTS];
-                size_t nk = def->inputs(sp->v, mk);
-                const double *in[TB_MAX_INPUTS], *left, *right;
-                for (size_t k = 0; k < nk; k++) in[k] = in_data + (size_t)x->key_idx[j * TB_MAX_INPUTS + k] * maxlen;
-                def->compare_from(sp->v, &s, in, scratch, &left, &right);
-                const tb_panel *p = x->p;
-                int32_t lo = p->lo[i], hi = p->hi[i];
-                unsigned prev = lo > 0 ? left[lo - 1] > right[lo - 1] : 0;
-                n = sweep_flips_gt(left, right, lo, hi, prev, bars, vals);
-                if (n && lo < hi && p->t0[i] == 0 && bars[0] == lo) { /* a change at panel time 0 is part of s0 */
-                    memmove(bars, bars + 1, (n - 1) * sizeof *bars);
-                    memmove(vals, vals + 1, n - 1);
-                    n--;
+    for (;;) {
+        size_t c = atomic_fetch_add(&x->next_task, 1);
+        if (x->prices_task && c-- == 0) { /* task 0: the prices, the longest, first */
+            sweep_prices_main(x->prices_task);
+            continue;
+        }
+        if (c >= x->n_chunks) break;
+        for (size_t i = x->chunk_from[c]; i < x->chunk_to[c]; i++) {
+            tb_series s = market_series(m, i);
+            sweep_compute_keys(x->keys, order, x->n_keys, n_ema, &s, in_data, maxlen);
+            for (size_t j = 0; j < nb; j++) {
+                const tb_strategy_params *sp = &x->members[x->lo + j].params;
+                const tb_strategy_def *def = sp->def;
+                size_t n = 0;
+                if (def->inputs && def->compare_from) { /* the flips straight from the comparison */
+                    ind_key mk[TB_MAX_INPUTS];
+                    size_t nk = def->inputs(sp->v, mk);
+                    const double *in[TB_MAX_INPUTS], *left, *right;
+                    for (size_t k = 0; k < nk; k++)
+                        in[k] = in_data + (size_t)x->key_idx[j * TB_MAX_INPUTS + k] * maxlen;
+                    def->compare_from(sp->v, &s, in, scratch, &left, &right);
+                    const tb_panel *p = x->p;
+                    int32_t lo = p->lo[i], hi = p->hi[i];
+                    unsigned prev = lo > 0 ? left[lo - 1] > right[lo - 1] : 0;
+                    n = sweep_flips_gt(left, right, lo, hi, prev, bars, vals);
+                    if (n && lo < hi && p->t0[i] == 0 && bars[0] == lo) { /* a change at panel time 0: in s0 */
+                        memmove(bars, bars + 1, (n - 1) * sizeof *bars);
+                        memmove(vals, vals + 1, n - 1);
+                        n--;
+                    }
+                    int32_t b0 = panel_last(p, 0, i);
+                    x->s0[j * N + i] = b0 >= 0 ? left[b0] > right[b0] : 0;
+                    sweep_flips_push(&x->fl[c * SWEEP_BATCH + j], (uint32_t)i, bars, vals, n);
+                    continue;
                 }
-                int32_t b0 = panel_last(p, 0, i);
-                x->s0[j * N + i] = b0 >= 0 ? left[b0] > right[b0] : 0;
-                sweep_flips_push(&x->fl[(size_t)jb->t * SWEEP_BATCH + j], (uint32_t)i, bars, vals, n);
-                continue;
+                if (def->inputs && def->signal_from) {
+                    ind_key mk[TB_MAX_INPUTS];
+                    size_t nk = def->inputs(sp->v, mk);
+                    const double *in[TB_MAX_INPUTS];
+                    for (size_t k = 0; k < nk; k++)
+                        in[k] = in_data + (size_t)x->key_idx[j * TB_MAX_INPUTS + k] * maxlen;
+                    def->signal_from(sp->v, &s, in, sig);
+                } else {
+                    def->signal(sp->v, &s, sig, scratch);
+                }
+                x->s0[j * N + i] = sim_signal_flips(x->p, i, sig, bars, vals, &n);
+                sweep_flips_push(&x->fl[c * SWEEP_BATCH + j], (uint32_t)i, bars, vals, n);
             }
-            if (def->inputs && def->signal_from) {
-                ind_key mk[TB_MAX_INPUTS];
-                size_t nk = def->inputs(sp->v, mk);
-                const double *in[TB_MAX_INPUTS];
-                for (size_t k = 0; k < nk; k++) in[k] = in_data + (size_t)x->key_idx[j * TB_MAX_INPUTS + k] * maxlen;
-                def->signal_from(sp->v, &s, in, sig);
-            } else {
-                def->signal(sp->v, &s, sig, scratch);
-            }
-            x->s0[j * N + i] = sim_signal_flips(x->p, i, sig, bars, vals, &n);
-            sweep_flips_push(&x->fl[(size_t)jb->t * SWEEP_BATCH + j], (uint32_t)i, bars, vals, n);
         }
     }
     free(in_data), free(scratch), free(sig), free(vals), free(bars);
@@ -374,15 +385,15 @@ typedef struct sweep_buf {
     size_t cap;
 } sweep_buf;
 
-/* One member: its flips gathered from the signal threads' lists (their
- * symbol ranges ascend, so the concatenation is symbol-major), then the
+/* One member: its flips gathered from the chunks' lists (their symbol
+ * ranges ascend, so the concatenation is symbol-major), then the
  * simulation with the shared table and prices, and the metrics. */
 static int sweep_member(sweep_ctx *x, size_t j, sweep_buf *b, tb_error *err)
 {
     double t0 = stage_now();
     const size_t N = x->m->n_symbols, jj = j - x->lo;
     size_t total = 0;
-    for (int t = 0; t < x->threads; t++) total += x->fl[(size_t)t * SWEEP_BATCH + jj].n;
+    for (size_t c = 0; c < x->n_chunks; c++) total += x->fl[c * SWEEP_BATCH + jj].n;
     if (total > b->cap) {
         b->cap = total;
         b->bar = xrealloc(b->bar, xmul(b->cap, sizeof *b->bar));
@@ -390,8 +401,8 @@ static int sweep_member(sweep_ctx *x, size_t j, sweep_buf *b, tb_error *err)
     }
     memset(b->first, 0, (N + 1) * sizeof *b->first);
     size_t n = 0;
-    for (int t = 0; t < x->threads; t++) {
-        const sweep_flips *f = &x->fl[(size_t)t * SWEEP_BATCH + jj];
+    for (size_t c = 0; c < x->n_chunks; c++) {
+        const sweep_flips *f = &x->fl[c * SWEEP_BATCH + jj];
         if (f->n == 0) continue; /* no lists (a member never long on these symbols) */
         memcpy(b->bar + n, f->bar, f->n * sizeof *f->bar);
         memcpy(b->val + n, f->val, f->n);
@@ -509,12 +520,11 @@ static void sweep_cost_table(const tb_market *m, const tb_panel *p, int threads,
         if (started[t]) pthread_join(tid[t], NULL);
 }
 
-/* ---- time-major prices beside the cost table and the signals --------------------- */
+/* ---- time-major prices ---------------------------------------------------------------- */
 
 /* The prices every member reads (mostly page faults of fresh memory, one
- * thread's work) are built by a helper thread while the calling thread
- * gets the cost table and all threads compute the first batch's signals;
- * the members wait for them. */
+ * thread's work): with several threads a task of the first batch's signal
+ * phase, taken first, while the other threads take symbol chunks. */
 typedef struct sweep_prices_job {
     const tb_market *m;
     const tb_panel *p;
@@ -672,8 +682,6 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     const size_t *tab_offset = NULL; /* their layout when the market was cut */
     tb_sim_prices prices = {NULL, NULL, NULL};
     sweep_prices_job prices_job;
-    pthread_t prices_tid;
-    int prices_pending = 0; /* the helper building prices has not been joined */
     sweep_buf bufs[SWEEP_MAX_THREADS];
     memset(bufs, 0, sizeof bufs);
     int rc = -1;
@@ -700,11 +708,6 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     out->freq = m->freq;
     stage_record(&out->stages, hooks, "panel", t0);
 
-    /* prices: on a helper thread when there are several, joined before the members */
-    prices_job = (sweep_prices_job){m, &p, &prices, 0};
-    if (threads > 1) prices_pending = pthread_create(&prices_tid, NULL, sweep_prices_main, &prices_job) == 0;
-    if (!prices_pending) sweep_prices_main(&prices_job);
-
     t0 = stage_now();
     hooks_progress(hooks, "cost_stats", 0.15);
     /* mapped from the factor cache, or computed for every bar and stored; else from each panel.lo - 1 */
@@ -712,6 +715,10 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     if (!tab_hold) sweep_cost_table(m, &p, threads, &tab);
     stage_record(&out->stages, hooks, "cost_stats", t0);
     if (hooks_cancelled(hooks)) goto cancelled;
+
+    /* prices: built here with one thread, else a task of the first signal phase */
+    prices_job = (sweep_prices_job){m, &p, &prices, 0};
+    if (threads == 1) sweep_prices_main(&prices_job);
 
     x.m = m;
     x.p = &p;
@@ -723,16 +730,22 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     x.ppy = tb_freq_periods_per_year(m->freq);
     x.threads = threads;
     x.members = out->members;
-    sweep_split(m, threads, x.sym_from, x.sym_to);
+    x.n_chunks = threads > 1 ? (size_t)threads * SWEEP_CHUNKS_PER_THREAD : 1;
+    if (x.n_chunks > m->n_symbols) x.n_chunks = m->n_symbols ? m->n_symbols : 1;
+    sweep_split(m, (int)x.n_chunks, x.chunk_from, x.chunk_to);
+    x.maxlen = 1;
+    for (size_t i = 0; i < m->n_symbols; i++)
+        if (market_len(m, i) > x.maxlen) x.maxlen = market_len(m, i);
+    x.prices_task = threads > 1 ? &prices_job : NULL;
     ind_key *keys = xmalloc(xmul(SWEEP_BATCH_KEYS + TB_MAX_INPUTS, sizeof *keys));
     x.keys = keys;
     x.key_idx = xmalloc(xmul(SWEEP_BATCH, TB_MAX_INPUTS * sizeof *x.key_idx));
     x.s0 = xmalloc(xmul(SWEEP_BATCH, m->n_symbols ? m->n_symbols : 1));
-    x.fl = xcalloc(xmul((size_t)threads, SWEEP_BATCH), sizeof *x.fl);
+    x.fl = xcalloc(xmul(x.n_chunks, SWEEP_BATCH), sizeof *x.fl);
     for (int t = 0; t < threads; t++) bufs[t].first = xmalloc(xmul(m->n_symbols + 1, sizeof *bufs[t].first));
     double t_sig = 0, t_mem = 0;
     for (size_t lo = 0, hi = 0; lo < out->n_members; lo = hi) {
-        /* signals of the batch: one pass over the symbols, split over the threads */
+        /* signals of the batch: one pass over the symbols, in chunks taken by the threads */
         t0 = stage_now();
         x.n_keys = sweep_batch_keys(out->members, lo, &hi, out->n_members, keys);
         x.lo = lo;
@@ -748,29 +761,22 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
                 x.key_idx[(j - lo) * TB_MAX_INPUTS + k] = (uint16_t)q;
             }
         }
-        for (size_t f = 0; f < (size_t)threads * SWEEP_BATCH; f++) x.fl[f].n = 0;
+        for (size_t f = 0; f < x.n_chunks * SWEEP_BATCH; f++) x.fl[f].n = 0;
+        atomic_store(&x.next_task, 0);
         pthread_t tid[SWEEP_MAX_THREADS];
         int started[SWEEP_MAX_THREADS] = {0};
-        sweep_sig_job sj[SWEEP_MAX_THREADS];
-        for (int t = 0; t < threads; t++) sj[t] = (sweep_sig_job){&x, t};
-        for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, sweep_signals_job, &sj[t]) == 0;
-        for (int t = 1; t < threads; t++)
-            if (!started[t]) sweep_signals_job(&sj[t]);
-        sweep_signals_job(&sj[0]);
+        for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, sweep_signals_job, &x) == 0;
+        sweep_signals_job(&x); /* returns when every task is taken: none is left for a thread that did not start */
         for (int t = 1; t < threads; t++)
             if (started[t]) pthread_join(tid[t], NULL);
         double t1 = stage_now();
         t_sig += t1 - t0;
+        if (lo == 0) stage_record(&out->stages, hooks, "prices", stage_now() - prices_job.wall_s); /* its own time */
+        x.prices_task = NULL;
         if (hooks_cancelled(hooks)) {
             atomic_store(&x.stop, 1);
             break;
         }
-
-        if (prices_pending) { /* the members read the prices: recorded with the build's own time */
-            pthread_join(prices_tid, NULL);
-            prices_pending = 0;
-        }
-        if (lo == 0) stage_record(&out->stages, hooks, "prices", stage_now() - prices_job.wall_s);
 
         /* the members: a pool taking member indices */
         atomic_store(&x.next, lo);
@@ -808,9 +814,8 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
 cancelled:
     tb_fail(err, TB_ECANCEL, "cancelled");
 out:
-    if (prices_pending) pthread_join(prices_tid, NULL); /* before what it reads and writes is freed */
     for (int t = 0; t < SWEEP_MAX_THREADS; t++) free(bufs[t].first), free(bufs[t].bar), free(bufs[t].val);
-    for (size_t f = 0; x.fl && f < (size_t)threads * SWEEP_BATCH; f++)
+    for (size_t f = 0; x.fl && f < x.n_chunks * SWEEP_BATCH; f++)
         free(x.fl[f].sym), free(x.fl[f].bar), free(x.fl[f].val);
     free(x.fl);
     free(x.s0);
