@@ -190,7 +190,6 @@ typedef struct sweep_ctx {
     const tb_sim_prices *prices;
     const tb_sim_config *sim;
     int ppy;                   /* periods per year */
-    int threads;
     size_t n_chunks;           /* symbol chunks of the signal phase */
     size_t chunk_from[SWEEP_MAX_CHUNKS], chunk_to[SWEEP_MAX_CHUNKS]; /* their symbols, ascending */
     size_t maxlen;             /* bars of the longest symbol */
@@ -728,7 +727,6 @@ int sweep_run_range(const tb_backtest_config *c, const tb_sweep_grid *g, size_t 
     x.prices = &prices;
     x.sim = &c->sim;
     x.ppy = tb_freq_periods_per_year(m->freq);
-    x.threads = threads;
     x.members = out->members;
     x.n_chunks = threads > 1 ? (size_t)threads * SWEEP_CHUNKS_PER_THREAD : 1;
     if (x.n_chunks > m->n_symbols) x.n_chunks = m->n_symbols ? m->n_symbols : 1;
