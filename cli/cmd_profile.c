@@ -115,6 +115,12 @@ static int profile_text_flag(const cli_args *a, const char *name, size_t max, tb
 
 static int profile_ml_threads(void)
 {
+    const char *v = getenv("TB_WORKER_ML_THREADS"); /* as the worker: the threads of one run */
+    if (v && *v) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end == '\0' && n >= 1 && n <= 64) return (int)n;
+    }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
 }
