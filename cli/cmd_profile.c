@@ -8,7 +8,8 @@
  *
  * The data source is --data, else $TB_DATA, else the synthetic market; it is
  * handed to the job as the worker's would be (TB_DATA) and recorded, with the
- * profiler, notes and command line, in the run's params. A database that
+ * profiler, notes and command line (and ML_JOB's XGBoost threads,
+ * TB_WORKER_XGB_THREADS as in the worker), in the run's params. A database that
  * cannot be reached is said so plainly; the figures are printed anyway and
  * the exit status is 1. Wiring only: summaries and markdown are proftrack's. */
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "server/logger.h"
 #include "server/migrate.h"
 #include "server/settings.h"
+#include "server/worker.h"
 
 #define PROFILE_MAX_ITERATIONS 1000
 #define PROFILE_DEFAULT_DOC "docs/PERFORMANCE.md"
@@ -113,16 +115,30 @@ static int profile_text_flag(const cli_args *a, const char *name, size_t max, tb
     return 0;
 }
 
-static int profile_ml_threads(void)
+/* name's value when it is a whole number in 1..64, else 0. */
+static int profile_threads_var(const char *name)
 {
-    const char *v = getenv("TB_WORKER_ML_THREADS"); /* as the worker: the threads of one run */
+    const char *v = getenv(name);
     if (v && *v) {
         char *end;
         long n = strtol(v, &end, 10);
         if (*end == '\0' && n >= 1 && n <= 64) return (int)n;
     }
+    return 0;
+}
+
+static int profile_ml_threads(void)
+{
+    int n = profile_threads_var("TB_WORKER_ML_THREADS"); /* as the worker: a sweep's threads */
+    if (n) return n;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+}
+
+static int profile_xgb_threads(void)
+{
+    int n = profile_threads_var("TB_WORKER_XGB_THREADS"); /* as the worker: XGBoost's threads */
+    return n ? n : WORKER_XGB_THREADS_DEFAULT;
 }
 
 /* ---- output ------------------------------------------------------------------------ */
@@ -453,11 +469,15 @@ int cmd_profile_job(int argc, char **argv)
         return 1;
     }
     const char *child_args[] = {"profile-job", "--child", NULL};
-    pexec_job pj = {entry,     &spec, jobspec_job_name(spec.job), profile_ml_threads(), profiler, self, child_args,
-                    work,      0,     NULL,                       -1,                   NULL,     0};
+    pexec_job pj = {entry,    &spec, jobspec_job_name(spec.job), profile_ml_threads(), profile_xgb_threads(),
+                    profiler, self,  child_args,                 work,                 0,
+                    NULL,     -1,    NULL,                       0};
 
-    printf("profile-job: %s x %d, profiler %s, phase %s, data %s\n", job, iterations, pexec_profiler_name(profiler),
+    const int uses_xgb = spec.job == JS_JOB_ML_JOB;
+    printf("profile-job: %s x %d, profiler %s, phase %s, data %s", job, iterations, pexec_profiler_name(profiler),
            phase ? phase : "-", data);
+    if (uses_xgb) printf(", XGBoost threads %d", pj.xgb_nthread);
+    putchar('\n');
     /* Other processes on the machine move the figures: say so, and record it. */
     double load[3] = {0, 0, 0};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -529,6 +549,7 @@ int cmd_profile_job(int argc, char **argv)
                                                            round(load[2] * 100) / 100));
         if (getenv("OMP_WAIT_POLICY"))
             json_object_set_new(params, "omp_wait_policy", json_string(getenv("OMP_WAIT_POLICY")));
+        if (uses_xgb) json_object_set_new(params, "xgb_threads", json_integer(pj.xgb_nthread));
         struct ptrack_record rec = {job, phase, failure[0] ? "failed" : "succeeded", failure[0] ? failure : NULL,
                                     params, iterations, t_start, t_end};
         int64_t run_id = 0;

@@ -61,9 +61,9 @@ int main(int argc, char **argv)
     snprintf(id, sizeof id, "%s:%ld", host, (long)getpid());
     db_describe(cfg.database_url, where, sizeof where);
     log_info("tradebench-worker %s id %s starting; database %s; concurrency %d; stale after %d s; "
-             "shutdown grace %d s%s",
-             TB_VERSION, id, where, opt.concurrency, opt.stale_seconds, opt.grace_seconds,
-             opt.fault ? "; TEST FAULT INJECTION ON" : "");
+             "shutdown grace %d s; sweep threads %d, XGBoost threads %d%s",
+             TB_VERSION, id, where, opt.concurrency, opt.stale_seconds, opt.grace_seconds, opt.ml_threads,
+             opt.xgb_threads, opt.fault ? "; TEST FAULT INJECTION ON" : "");
 
     int rc = worker_run(cfg.database_url, id, &opt);
     worker_options_free(&opt);

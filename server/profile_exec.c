@@ -299,6 +299,7 @@ static void pexec_task(const pexec_job *job, int iteration, struct runexec_task 
     t->close_fds = close_fds;
     t->n_close_fds = n_close;
     t->ml_nthread = job->ml_nthread;
+    t->xgb_nthread = job->xgb_nthread;
     t->meta_model = job->meta_model;
     t->meta_model_len = job->meta_model_len;
 }
@@ -362,10 +363,10 @@ static int pexec_write_task(const pexec_job *job, int iteration, char *path, siz
             return -1;
     }
     const tb_meta_config *meta = &job->spec->bt.meta;
-    json_t *task = json_pack("{s:s, s:O, s:s, s:I, s:i, s:i, s:o, s:I, s:I}", "kind", "run", "params",
+    json_t *task = json_pack("{s:s, s:O, s:s, s:I, s:i, s:i, s:i, s:o, s:I, s:I}", "kind", "run", "params",
                              job->spec->normalized, "job_name", job->job_name, "run_id", (json_int_t)job->run_id,
-                             "iteration", iteration, "ml_nthread", job->ml_nthread, "meta_model",
-                             model[0] ? json_string(model) : json_null(), "train_first_ts",
+                             "iteration", iteration, "ml_nthread", job->ml_nthread, "xgb_nthread", job->xgb_nthread,
+                             "meta_model", model[0] ? json_string(model) : json_null(), "train_first_ts",
                              (json_int_t)meta->train_first_ts, "train_last_ts", (json_int_t)meta->train_last_ts);
     char *text = task ? json_dumps(task, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(task);
@@ -390,7 +391,7 @@ static void pexec_child_from_task(const char *task_path, int msg_fd, int bundle_
     const char *kind = "run", *job_name = "", *model_path = NULL;
     json_t *params = NULL, *model_v = NULL;
     json_int_t run_id = 0, first = INT64_MIN, last = INT64_MIN;
-    int iteration = 1, nthread = 1;
+    int iteration = 1, nthread = 1, xgb_nthread = 1;
     tb_error_clear(&terr);
     FILE *bundle = fdopen(bundle_fd, "w+");
     if (!bundle) {
@@ -398,9 +399,9 @@ static void pexec_child_from_task(const char *task_path, int msg_fd, int bundle_
         _exit(RUNEXEC_EXIT_FAILED);
     }
     json_t *task = json_load_file(task_path, 0, &je);
-    if (!task || json_unpack_ex(task, &je, 0, "{s:s, s:o, s:s, s:I, s:i, s:i, s:o, s:I, s:I}", "kind", &kind,
-                                "params", &params, "job_name", &job_name, "run_id", &run_id, "iteration",
-                                &iteration, "ml_nthread", &nthread, "meta_model", &model_v,
+    if (!task || json_unpack_ex(task, &je, 0, "{s:s, s:o, s:s, s:I, s:i, s:i, s:i, s:o, s:I, s:I}", "kind",
+                                &kind, "params", &params, "job_name", &job_name, "run_id", &run_id, "iteration",
+                                &iteration, "ml_nthread", &nthread, "xgb_nthread", &xgb_nthread, "meta_model", &model_v,
                                 "train_first_ts", &first, "train_last_ts", &last) != 0) {
         dprintf(msg_fd, "E the profiler's task file %s is unusable: %s\n", task_path, je.text);
         _exit(RUNEXEC_EXIT_FAILED);
@@ -418,8 +419,8 @@ static void pexec_child_from_task(const char *task_path, int msg_fd, int bundle_
         dprintf(msg_fd, "E cannot read the meta-filter model %s: %s\n", model_path, strerror(errno));
         _exit(RUNEXEC_EXIT_FAILED);
     }
-    pexec_job job = { runexec_find(spec.job), &spec, job_name, nthread, PEXEC_STAGES, NULL, NULL, NULL,
-                      (int64_t)run_id, NULL, -1, model, model_len };
+    pexec_job job = { runexec_find(spec.job), &spec, job_name, nthread, xgb_nthread, PEXEC_STAGES, NULL, NULL,
+                      NULL, (int64_t)run_id, NULL, -1, model, model_len };
     pexec_task(&job, iteration, &t, msg_fd, bundle, getppid(), NULL, 0);
     runexec_child_main(job.entry, &t); /* never returns; task, spec and model live until _exit */
 }
@@ -802,8 +803,8 @@ int pexec_supervise(const struct runexec_entry *entry, const struct runexec_task
     /* The worker's pipe stays out of the tool's processes: the worker sees
      * EOF when this process ends. Its lines reach it through pexec_forward. */
     fcntl(t->msg_fd, F_SETFD, FD_CLOEXEC);
-    pexec_job job = { entry, t->spec, t->job_name, t->ml_nthread, p, self, child_args, t->profile_dir,
-                      t->run_id, t->bundle, t->msg_fd, t->meta_model, t->meta_model_len };
+    pexec_job job = { entry, t->spec, t->job_name, t->ml_nthread, t->xgb_nthread, p, self, child_args,
+                      t->profile_dir, t->run_id, t->bundle, t->msg_fd, t->meta_model, t->meta_model_len };
     pexec_result r;
     int rc = pexec_iteration(&job, t->iteration, &r);
     if (rc == 0 && pexec_outcome_write(t->profile_dir, t->iteration, &r, why, sizeof why) < 0)

@@ -43,7 +43,8 @@ typedef struct pexec_job {
     const struct runexec_entry *entry; /* the worker's executor for spec->job */
     const tb_jobspec *spec;            /* the validated job; spec->normalized goes to the task file */
     const char *job_name;              /* EOD_SMALL | BACKTEST_MEDIUM | ML_JOB */
-    int ml_nthread;                    /* XGBoost threads (ML_JOB) */
+    int ml_nthread;                    /* a sweep's threads (task->ml_nthread) */
+    int xgb_nthread;                   /* XGBoost threads: ML_JOB's training, a meta-filter's prediction */
     pexec_profiler profiler;
     const char *self_exe;              /* this binary's path (perf / callgrind exec it) */
     const char *const *child_args;     /* after the binary: "profile-job", "--child" (NULL-terminated) */

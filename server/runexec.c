@@ -290,7 +290,7 @@ static int runexec_backtest(const struct runexec_task *t, tb_error *err)
         if (!t->meta_model)
             return tb_fail(err, TB_EINVAL, "meta_filter: model %lld was not loaded",
                            (long long)c.meta.model_id);
-        if (ml_model_load_json(t->meta_model, t->meta_model_len, 1, &model, err))
+        if (ml_model_load_json(t->meta_model, t->meta_model_len, t->xgb_nthread, &model, err))
             return -1;
         snprintf(source, sizeof source, "model %lld", (long long)c.meta.model_id);
         c.meta.model = model;

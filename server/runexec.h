@@ -62,7 +62,8 @@ struct runexec_task {
     size_t n_close_fds;
     const char *meta_model;      /* meta_filter: the model's XGBoost JSON (bt.meta.model_id > 0), else NULL */
     size_t meta_model_len;
-    int ml_nthread;              /* threads of a model training (XGBoost) or a sweep's members (>= 1) */
+    int ml_nthread;              /* threads of a sweep's members (>= 1) */
+    int xgb_nthread;             /* XGBoost threads: a model training, a meta-filter's prediction (>= 1) */
     int profiler;                /* 0: run the entry here; perf / callgrind (pexec_profiler): run it
                                     under the tool, in a process of its own (profile_exec.h) */
     const char *profile_dir;     /* with a profiler: the run's work directory */

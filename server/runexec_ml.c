@@ -13,7 +13,10 @@
  *   "report", "cv_metrics", "cv_folds", "importance"  the artifacts' bytes
  *                from the engine's ml_write_* writers.
  * XGBoost (and its OpenMP pool) and OpenBLAS only ever run here, in the
- * child, with the thread count the parent chose (task->ml_nthread).
+ * child, with the XGBoost thread count the parent chose (task->xgb_nthread,
+ * TB_WORKER_XGB_THREADS, default 1: on a few thousand rows XGBoost's
+ * per-node parallel regions do not pay for a second thread, docs/ML.md
+ * "Threads").
  */
 #include <errno.h>
 #include <jansson.h>
@@ -195,7 +198,7 @@ int runexec_ml(const struct runexec_task *t, tb_error *err)
 
     /* cv_fold_<k>, train_final, importance */
     ml_train_params tp = s->ml.train;
-    tp.nthread = t->ml_nthread > 0 ? t->ml_nthread : 1;
+    tp.nthread = t->xgb_nthread > 0 ? t->xgb_nthread : 1;
     struct runexec_ml_band band = { &prog, RUNEXEC_ML_TRAIN_LO, 1.0 };
     tb_hooks train_hooks = { .ud = &band, .progress = runexec_ml_band_progress,
                              .stage_done = runexec_ml_band_stage };

@@ -192,11 +192,13 @@ int worker_options_load(struct worker_options *o, int concurrency, settings_look
         o->ml_threads = 1;
     if (o->ml_threads > WORKER_ML_THREADS_MAX_DEFAULT)
         o->ml_threads = WORKER_ML_THREADS_MAX_DEFAULT;
+    o->xgb_threads = WORKER_XGB_THREADS_DEFAULT;
     if (worker_int_var(lookup, ud, "TB_WORKER_STALE_SECONDS", 2, 86400, &o->stale_seconds, err,
                        errlen) < 0 ||
         worker_int_var(lookup, ud, "TB_WORKER_GRACE_SECONDS", 0, 3600, &o->grace_seconds, err,
                        errlen) < 0 ||
         worker_int_var(lookup, ud, "TB_WORKER_ML_THREADS", 1, 64, &o->ml_threads, err, errlen) < 0 ||
+        worker_int_var(lookup, ud, "TB_WORKER_XGB_THREADS", 1, 64, &o->xgb_threads, err, errlen) < 0 ||
         worker_int_var(lookup, ud, "TB_TEST_CHUNK_DELAY_MS", 0, 600000, &o->chunk_delay_ms, err, errlen) < 0)
         return -1;
     const char *f = lookup("TB_FAULT_INJECT", ud);
@@ -454,6 +456,7 @@ static int worker_fork(struct worker *w, struct worker_run *r)
         .meta_model = r->meta_model,
         .meta_model_len = r->meta_model_len,
         .ml_nthread = w->opt->ml_threads,
+        .xgb_nthread = w->opt->xgb_threads,
         .profiler = r->profiler,
         .profile_dir = r->prof_dir,
     };

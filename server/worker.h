@@ -17,6 +17,7 @@
 #define WORKER_DEFAULT_STALE_SECONDS 15
 #define WORKER_DEFAULT_GRACE_SECONDS 8
 #define WORKER_ML_THREADS_MAX_DEFAULT 4
+#define WORKER_XGB_THREADS_DEFAULT 1
 
 /* The worker's own TB_WORKER_* settings (TB_WORKER_CONCURRENCY lives in
  * struct settings, shared with the other binaries). */
@@ -24,8 +25,10 @@ struct worker_options {
     int concurrency;             /* TB_WORKER_CONCURRENCY: runs executed at once */
     int stale_seconds;           /* TB_WORKER_STALE_SECONDS: heartbeat age that counts as lost, 2..86400 */
     int grace_seconds;           /* TB_WORKER_GRACE_SECONDS: on SIGTERM, how long running runs may finish, 0..3600 */
-    int ml_threads;              /* TB_WORKER_ML_THREADS: threads of a model training (XGBoost) or a sweep, 1..64;
+    int ml_threads;              /* TB_WORKER_ML_THREADS: threads of a sweep's members, 1..64;
                                     default online CPUs / concurrency, clamped to 1..4 */
+    int xgb_threads;             /* TB_WORKER_XGB_THREADS: XGBoost threads of a model training and of a
+                                    meta-filter's prediction, 1..64; default 1 (docs/ML.md, Threads) */
     char *fault;                 /* TB_FAULT_INJECT (tests only): "crash[:id]", "hang:id", "persist:id", comma-separated; NULL = none */
     int chunk_delay_ms;          /* TB_TEST_CHUNK_DELAY_MS (tests only), 0..600000: a sweep chunk's child sleeps this long
                                     before it starts (read by the child, runexec_sweep.c); 0 = none */

@@ -118,15 +118,26 @@ Test(worker_protocol, worker_settings)
     cr_assert_eq(o.concurrency, 2);
     cr_assert_eq(o.stale_seconds, WORKER_DEFAULT_STALE_SECONDS);
     cr_assert_eq(o.grace_seconds, WORKER_DEFAULT_GRACE_SECONDS);
+    cr_assert_eq(o.xgb_threads, 1, "XGBoost trains on one thread unless told otherwise");
+    cr_assert(o.ml_threads >= 1 && o.ml_threads <= WORKER_ML_THREADS_MAX_DEFAULT);
     cr_assert_null(o.fault);
     worker_options_free(&o);
 
     struct kv set[] = { { "TB_WORKER_STALE_SECONDS", "30" }, { "TB_WORKER_GRACE_SECONDS", "0" },
-                        { "TB_FAULT_INJECT", "crash:7" }, { NULL, NULL } };
+                        { "TB_FAULT_INJECT", "crash:7" },    { "TB_WORKER_XGB_THREADS", "3" },
+                        { "TB_WORKER_ML_THREADS", "2" },     { NULL, NULL } };
     cr_assert_eq(worker_options_load(&o, 1, lookup, set, err, sizeof err), 0, "%s", err);
     cr_assert_eq(o.stale_seconds, 30);
     cr_assert_eq(o.grace_seconds, 0);
+    cr_assert_eq(o.xgb_threads, 3);
+    cr_assert_eq(o.ml_threads, 2, "the sweep's threads are set apart from XGBoost's");
     cr_assert_str_eq(o.fault, "crash:7");
+    worker_options_free(&o);
+
+    struct kv ml_only[] = { { "TB_WORKER_ML_THREADS", "4" }, { "TB_WORKER_XGB_THREADS", "" }, { NULL, NULL } };
+    cr_assert_eq(worker_options_load(&o, 1, lookup, ml_only, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(o.ml_threads, 4);
+    cr_assert_eq(o.xgb_threads, 1, "TB_WORKER_ML_THREADS does not set XGBoost's threads; empty is unset");
     worker_options_free(&o);
 
     const struct kv bad[][2] = {
@@ -135,6 +146,9 @@ Test(worker_protocol, worker_settings)
         { { "TB_WORKER_STALE_SECONDS", "+15" }, { NULL, NULL } },
         { { "TB_WORKER_GRACE_SECONDS", "-1" }, { NULL, NULL } },
         { { "TB_WORKER_GRACE_SECONDS", "3601" }, { NULL, NULL } },
+        { { "TB_WORKER_XGB_THREADS", "0" }, { NULL, NULL } },
+        { { "TB_WORKER_XGB_THREADS", "65" }, { NULL, NULL } },
+        { { "TB_WORKER_XGB_THREADS", "two" }, { NULL, NULL } },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(worker_options_load(&o, 1, lookup, (void *)bad[i], err, sizeof err), -1,
