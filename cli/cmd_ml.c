@@ -2,7 +2,10 @@
  * (SPEC §6, §12): turn flags into engine calls (ml_inputs_load →
  * ml_dataset_build → CSV; dataset CSV → ml_train_run → artifacts) and print
  * a one-line summary with the stage timings. Wiring only: every number comes
- * from engine/ml_*.c. Errors name the flag, file and line (exit 2). */
+ * from engine/ml_*.c. Errors name the flag, file and line (exit 2).
+ * train-meta-model's --nthread is XGBoost's thread count: default 1 (the
+ * engine's; a second thread does not pay on these data sets, docs/ML.md),
+ * and the model bytes are the same for any value. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -52,7 +52,7 @@ void ml_train_params_defaults(ml_train_params *p)
     p->min_child_weight = 5;
     p->max_bin = 256;
     p->seed = 7;
-    p->nthread = 2;
+    p->nthread = 1; /* a few thousand rows: XGBoost's per-node OpenMP regions do not pay (docs/ML.md, Threads) */
     snprintf(p->tree_method, sizeof p->tree_method, "hist");
 }
 

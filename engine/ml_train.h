@@ -18,7 +18,7 @@
 #include "ml_dataset.h"
 #include "tb_error.h"
 
-/* Training parameters; defaults are SPEC §6.3's plus nthread = 2. */
+/* Training parameters; defaults are SPEC §6.3's plus nthread = 1. */
 typedef struct ml_train_params {
     int max_depth;            /* [1, 32], default 4 */
     double eta;               /* (0, 1], default 0.05 */
@@ -28,7 +28,7 @@ typedef struct ml_train_params {
     double min_child_weight;  /* [0, 1e6], default 5 */
     int max_bin;              /* [2, 65536], default 256 */
     int64_t seed;             /* [0, 2147483647], default 7 (also seeds permutation importance) */
-    int nthread;              /* [1, 64], default 2 (XGBoost threads) */
+    int nthread;              /* [1, 64], default 1 (XGBoost threads; the model bytes do not depend on it) */
     char tree_method[8];      /* hist | approx | exact, default hist */
 } ml_train_params;
 

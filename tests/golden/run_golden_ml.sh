@@ -5,7 +5,8 @@
 # (1e-9) and feature_importance.csv (1e-6 relative, as the README allows), and
 # checks every fold's n_train, n_test and n_purged against
 # folds_walk_forward.csv (then the whole fold file with compare.py). Also
-# retrains with one XGBoost thread and requires identical model bytes.
+# retrains with --nthread 1 and --nthread 2 (each report must record its
+# count) and requires the default's model bytes from both.
 # Skips cleanly (exit 77, ctest SKIP) when ../shared or python3 is absent.
 # usage: run_golden_ml.sh <tradebench binary> <shared dir>
 set -euo pipefail
@@ -55,12 +56,17 @@ sys.exit(bad)
 PY
 check "$g/folds_walk_forward.csv" "$out/train/cv_folds.csv" --kind cv
 
-# determinism: one thread instead of two, same bytes
-"$tb" train-meta-model --strategy trend_baseline --dataset "$ds" --nthread 1 --out "$out/train1" >/dev/null
-if cmp -s "$out/train/trend_baseline_meta_model.json" "$out/train1/trend_baseline_meta_model.json"; then
-  echo "OK model bytes identical across runs and thread counts"
-else
-  echo "MISMATCH: model JSON differs between nthread 2 and 1"; fail=1
-fi
+# determinism: two explicit XGBoost thread counts (whatever the default is), same bytes as the default run
+same=1
+for n in 1 2; do
+  "$tb" train-meta-model --strategy trend_baseline --dataset "$ds" --nthread "$n" --out "$out/train$n" >/dev/null
+  if ! grep -q "nthread=$n |" "$out/train$n/ml_training_report.md"; then
+    echo "MISMATCH: ml_training_report.md of --nthread $n does not record nthread=$n"; fail=1; same=0
+  fi
+  if ! cmp -s "$out/train/trend_baseline_meta_model.json" "$out/train$n/trend_baseline_meta_model.json"; then
+    echo "MISMATCH: model JSON of --nthread $n differs from the default run's"; fail=1; same=0
+  fi
+done
+[ "$same" = 1 ] && echo "OK model bytes identical across runs and thread counts (default, --nthread 1, --nthread 2)"
 [ "$fail" = 0 ] && echo "golden ML: all artifacts match" || echo "golden ML: MISMATCHES above"
 exit "$fail"
