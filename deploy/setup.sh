@@ -259,8 +259,8 @@ setup_common() {
     migrate
     start_service tradebench-server
     # Model trainings run XGBoost (OpenMP) in the worker's children, which
-    # inherit this: idle OpenMP threads sleep instead of spinning, which on a
-    # 2-core machine shared with other work is 3x faster (docs/ML.md).
+    # inherit this: idle OpenMP threads sleep instead of spinning. It matters
+    # only with TB_WORKER_XGB_THREADS above its default 1 (docs/ML.md).
     OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" start_service tradebench-worker
     wait_health
 }
