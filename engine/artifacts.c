@@ -26,6 +26,27 @@ static void put_ts(FILE *f, const tb_backtest *bt, int64_t ts)
     fputs(b, f);
 }
 
+/* The orders and equity writers compose each line in a buffer and write it
+ * with one fwrite (a stdio call per field and separator, each taking the
+ * FILE's lock, cost as much as formatting the numbers). A line holds a
+ * timestamp (< 24), a symbol (a file name: < 256), a side and at most six
+ * numbers (< 33 each) with their separators. */
+#define ART_LINE_MAX 640
+
+static char *ln_num(char *p, double x) { return p + nf_double(p, x); }
+
+static char *ln_ts(char *p, const tb_backtest *bt, int64_t ts)
+{
+    tu_format(ts, bt->market->freq == TB_FREQ_1D, p); /* at most 20 characters and the NUL */
+    return p + strlen(p);
+}
+
+static char *ln_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
 /* Sorting without globals: sort small key structs, not indices. */
 typedef struct name_key {
     const char *name;
@@ -87,18 +108,33 @@ int art_write_orders(FILE *f, const tb_backtest *bt)
     const tb_orders *o = &bt->sim.orders;
     size_t *perm = art_order_perm(bt);
     fputs("ts,symbol,side,quantity,price,notional,cost\n", f);
+    char line[ART_LINE_MAX];
     for (size_t j = 0; j < o->n; j++) {
         size_t k = perm[j];
-        put_ts(f, bt, bt->panel.ts[o->t[k]]);
-        fprintf(f, ",%s,%s,", bt->market->symbols[o->sym[k]], o->sell[k] ? "SELL" : "BUY");
-        put_num(f, o->qty[k]);
-        fputc(',', f);
-        put_num(f, o->price[k]);
-        fputc(',', f);
-        put_num(f, o->qty[k] * o->price[k]);
-        fputc(',', f);
-        put_num(f, o->cost[k]);
-        fputc('\n', f);
+        const char *sym = bt->market->symbols[o->sym[k]];
+        size_t sym_len = strlen(sym);
+        if (sym_len > 256) { /* not a file name: no line buffer for it */
+            put_ts(f, bt, bt->panel.ts[o->t[k]]);
+            fprintf(f, ",%s,", sym);
+            sym_len = 0;
+        }
+        char *p = line;
+        if (sym_len) {
+            p = ln_ts(p, bt, bt->panel.ts[o->t[k]]);
+            *p++ = ',';
+            p = ln_str(p, sym, sym_len);
+            *p++ = ',';
+        }
+        p = o->sell[k] ? ln_str(p, "SELL,", 5) : ln_str(p, "BUY,", 4);
+        p = ln_num(p, o->qty[k]);
+        *p++ = ',';
+        p = ln_num(p, o->price[k]);
+        *p++ = ',';
+        p = ln_num(p, o->qty[k] * o->price[k]);
+        *p++ = ',';
+        p = ln_num(p, o->cost[k]);
+        *p++ = '\n';
+        fwrite(line, 1, (size_t)(p - line), f);
     }
     free(perm);
     return ferror(f) ? -1 : 0;
@@ -112,18 +148,20 @@ int art_write_equity(FILE *f, const tb_backtest *bt)
     for (size_t t = 0; t < r->T; t++) {
         double e = r->equity[t];
         if (e > peak) peak = e;
-        put_ts(f, bt, bt->panel.ts[t]);
-        fputc(',', f);
-        put_num(f, e);
-        fputc(',', f);
-        put_num(f, r->cash[t]);
-        fputc(',', f);
-        put_num(f, r->gross[t] / e);
-        fputc(',', f);
-        put_num(f, 1 - e / peak);
-        fputc(',', f);
-        if (t) put_num(f, e / r->equity[t - 1] - 1);
-        fputc('\n', f);
+        char line[ART_LINE_MAX], *p = line;
+        p = ln_ts(p, bt, bt->panel.ts[t]);
+        *p++ = ',';
+        p = ln_num(p, e);
+        *p++ = ',';
+        p = ln_num(p, r->cash[t]);
+        *p++ = ',';
+        p = ln_num(p, r->gross[t] / e);
+        *p++ = ',';
+        p = ln_num(p, 1 - e / peak);
+        *p++ = ',';
+        if (t) p = ln_num(p, e / r->equity[t - 1] - 1);
+        *p++ = '\n';
+        fwrite(line, 1, (size_t)(p - line), f);
     }
     return ferror(f) ? -1 : 0;
 }
