@@ -99,8 +99,19 @@ void runexec_on_stage(void *ud, const char *stage, double wall_s)
 
 static void runexec_be(FILE *f, uint64_t v, int bytes)
 {
-    for (int i = bytes - 1; i >= 0; i--)
-        fputc((int)((v >> (8 * i)) & 0xff), f);
+    unsigned char b[8]; /* one fwrite: a stdio call per byte was the run's top function */
+    for (int i = 0; i < bytes; i++)
+        b[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    fwrite(b, 1, (size_t)bytes, f);
+}
+
+/* An 8-byte field: its length (8) and value in one fwrite. */
+static void runexec_field8(FILE *f, uint64_t v)
+{
+    unsigned char b[12] = {0, 0, 0, 8};
+    for (int i = 0; i < 8; i++)
+        b[4 + i] = (unsigned char)(v >> (8 * (7 - i)));
+    fwrite(b, 1, sizeof b, f);
 }
 
 void runexec_copy_header(FILE *f)
@@ -122,8 +133,7 @@ void runexec_copy_tuple(FILE *f, int fields)
 
 void runexec_copy_int8(FILE *f, int64_t v)
 {
-    runexec_be(f, 8, 4);
-    runexec_be(f, (uint64_t)v, 8);
+    runexec_field8(f, (uint64_t)v);
 }
 
 void runexec_copy_int4(FILE *f, int32_t v)
@@ -142,8 +152,7 @@ void runexec_copy_float8(FILE *f, double x)
 {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
-    runexec_be(f, 8, 4);
-    runexec_be(f, bits, 8);
+    runexec_field8(f, bits);
 }
 
 void runexec_copy_null(FILE *f)
@@ -169,8 +178,7 @@ void runexec_copy_text(FILE *f, const char *s)
 
 void runexec_copy_ts(FILE *f, int64_t unix_seconds)
 {
-    runexec_be(f, 8, 4);
-    runexec_be(f, (uint64_t)((unix_seconds - RUNEXEC_PG_EPOCH) * 1000000LL), 8);
+    runexec_field8(f, (uint64_t)((unix_seconds - RUNEXEC_PG_EPOCH) * 1000000LL));
 }
 
 /* orders (run_id, seq, ts, symbol, side, quantity, price, notional, cost)
