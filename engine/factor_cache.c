@@ -17,8 +17,9 @@
  * The layout is computed from the request (the spec, the symbol count and
  * the load's bar count), never from the file: the file's header must equal
  * it field for field and its length must be the computed one; the offsets
- * are checked before any is used. Checksums are the panel cache's
- * (pcache_hash_*). */
+ * are checked before any is used. Checksums, layout arithmetic and the
+ * atomic write (temporary file, then rename) are the panel cache's
+ * (pcache_hash_*, pcache_add/mul/align, pcache_tmp_open/commit). */
 #include "factor_cache.h"
 
 #include <errno.h>
@@ -30,7 +31,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "panel_cache.h"
@@ -117,35 +117,15 @@ int fcache_indicator_pays(ind_key k) { return k.kind != IND_EMA; }
 
 /* ---- layout and key ------------------------------------------------------------------ */
 
-static int fc_add(uint64_t a, uint64_t b, uint64_t *out)
-{
-    if (a > UINT64_MAX - b) return -1;
-    *out = a + b;
-    return 0;
-}
-
-static int fc_mul(uint64_t a, uint64_t b, uint64_t *out)
-{
-    if (b && a > UINT64_MAX / b) return -1;
-    *out = a * b;
-    return 0;
-}
-
-static int fc_align(uint64_t a, uint64_t *out)
-{
-    if (fc_add(a, FC_ALIGN - 1, out)) return -1;
-    *out &= ~(uint64_t)(FC_ALIGN - 1);
-    return 0;
-}
-
 static int fc_layout_of(uint64_t n_symbols, uint64_t n_bars, uint64_t planes, uint64_t width, fc_layout *l)
 {
     uint64_t a, b;
     l->offsets_off = sizeof(fc_header);
-    if (fc_add(n_symbols, 1, &a) || fc_mul(a, 8, &b) || fc_add(l->offsets_off, b, &l->sums_off)) return -1;
-    if (fc_mul(n_symbols, 8, &a) || fc_add(l->sums_off, a, &b) || fc_align(b, &l->data_off)) return -1;
-    if (fc_mul(n_bars, width, &a) || fc_mul(a, 8, &b) || fc_align(b, &l->stride)) return -1;
-    if (fc_mul(l->stride, planes, &a) || fc_add(l->data_off, a, &l->file_len)) return -1;
+    if (pcache_add(n_symbols, 1, &a) || pcache_mul(a, 8, &b) || pcache_add(l->offsets_off, b, &l->sums_off)) return -1;
+    if (pcache_mul(n_symbols, 8, &a) || pcache_add(l->sums_off, a, &b) || pcache_align(b, FC_ALIGN, &l->data_off))
+        return -1;
+    if (pcache_mul(n_bars, width, &a) || pcache_mul(a, 8, &b) || pcache_align(b, FC_ALIGN, &l->stride)) return -1;
+    if (pcache_mul(l->stride, planes, &a) || pcache_add(l->data_off, a, &l->file_len)) return -1;
     return 0;
 }
 
@@ -383,70 +363,15 @@ static fcache_outcome fc_lookup(const fc_req *r, int threads, fcache_arrays *a, 
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-static int fc_write(int fd, pcache_hash *h, const void *p, size_t n)
-{
-    if (h) pcache_hash_update(h, p, n);
-    const char *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fc_write_zeros(int fd, pcache_hash *h, size_t n)
-{
-    static const unsigned char zero[FC_ALIGN];
-    while (n) {
-        size_t k = n < sizeof zero ? n : sizeof zero;
-        if (fc_write(fd, h, zero, k)) return -1;
-        n -= k;
-    }
-    return 0;
-}
-
-static int fc_mkdirs(const char *dir)
-{
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return -1;
-    for (char *q = p + 1; *q; q++) {
-        if (*q != '/') continue;
-        *q = '\0';
-        if (mkdir(p, 0777) && errno != EEXIST) return -1;
-        *q = '/';
-    }
-    return mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
-}
-
-static int64_t fc_now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* Write the file of an uncut market's freshly computed planes (best effort). */
 static void fc_store(const fc_req *r, const double *const *plane, const uint64_t *sums, fcache_status *st)
 {
     const fcache_spec *sp = r->sp;
     const tb_market *m = r->m;
     const fc_layout *l = &r->l;
-    if (fc_mkdirs(r->dir)) {
-        fc_reason(st, "cannot create %s: %s", r->dir, strerror(errno));
-        return;
-    }
     char tmp[4096 + 64];
-    const char *base = strrchr(r->path, '/') + 1;
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.XXXXXX", r->dir, base);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fc_reason(st, "cannot create a file in %s: %s", r->dir, strerror(errno));
-        return;
-    }
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    int fd = pcache_tmp_open(r->dir, r->path, tmp, sizeof tmp, st->reason, sizeof st->reason);
+    if (fd < 0) return;
     fc_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, FC_MAGIC, sizeof FC_MAGIC);
@@ -464,21 +389,19 @@ static void fc_store(const fc_req *r, const double *const *plane, const uint64_t
     h.data_off = l->data_off;
     h.stride = l->stride;
     h.file_len = l->file_len;
-    h.built_ns = (uint64_t)fc_now_ns();
+    h.built_ns = (uint64_t)pcache_now_ns();
     pcache_hash meta;
     pcache_hash_init(&meta);
     size_t bytes = m->n_bars * sp->width * sizeof(double);
-    int bad = fc_write(fd, NULL, &h, sizeof h) || fc_write(fd, &meta, m->offset, (m->n_symbols + 1) * 8) ||
-              fc_write(fd, &meta, sums, m->n_symbols * 8) ||
-              fc_write_zeros(fd, &meta, (size_t)(l->data_off - l->sums_off) - m->n_symbols * 8);
+    int bad = pcache_write_all(fd, NULL, &h, sizeof h) ||
+              pcache_write_all(fd, &meta, m->offset, (m->n_symbols + 1) * 8) ||
+              pcache_write_all(fd, &meta, sums, m->n_symbols * 8) ||
+              pcache_write_zeros(fd, &meta, (size_t)(l->data_off - l->sums_off) - m->n_symbols * 8);
     for (size_t k = 0; !bad && k < sp->planes; k++)
-        bad = fc_write(fd, NULL, plane[k], bytes) || fc_write_zeros(fd, NULL, (size_t)l->stride - bytes);
+        bad = pcache_write_all(fd, NULL, plane[k], bytes) || pcache_write_zeros(fd, NULL, (size_t)l->stride - bytes);
     h.meta_sum = pcache_hash_final(&meta);
-    bad = bad || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fchmod(fd, 0644);
-    if (close(fd)) bad = 1;
-    if (bad || rename(tmp, r->path)) {
+    if (pcache_tmp_commit(fd, tmp, r->path, &h, sizeof h, bad)) {
         fc_reason(st, "writing %s failed: %s", r->path, strerror(errno));
-        unlink(tmp);
         return;
     }
     st->stored = 1;

@@ -124,38 +124,18 @@ static pcache_outcome pc_miss(pcache_status *st, pcache_outcome o, const char *f
     return o;
 }
 
-/* ---- checked arithmetic and layout ------------------------------------------------ */
-
-static int pc_add(uint64_t a, uint64_t b, uint64_t *out)
-{
-    if (a > UINT64_MAX - b) return -1;
-    *out = a + b;
-    return 0;
-}
-
-static int pc_mul(uint64_t a, uint64_t b, uint64_t *out)
-{
-    if (b && a > UINT64_MAX / b) return -1;
-    *out = a * b;
-    return 0;
-}
-
-static int pc_align(uint64_t a, uint64_t *out)
-{
-    if (pc_add(a, PC_ALIGN - 1, out)) return -1;
-    *out &= ~(uint64_t)(PC_ALIGN - 1);
-    return 0;
-}
+/* ---- layout ------------------------------------------------ */
 
 static int pc_layout_of(uint64_t n_symbols, uint64_t strings_len, uint64_t n_bars, pc_layout *l)
 {
     uint64_t a, b;
     l->files_off = sizeof(pc_header);
-    if (pc_mul(n_symbols, sizeof(pc_file), &a) || pc_add(l->files_off, a, &l->offsets_off)) return -1;
-    if (pc_add(n_symbols, 1, &a) || pc_mul(a, 8, &b) || pc_add(l->offsets_off, b, &l->strings_off)) return -1;
-    if (pc_add(l->strings_off, strings_len, &a) || pc_align(a, &l->data_off)) return -1;
-    if (pc_mul(n_bars, 8, &a) || pc_align(a, &l->stride)) return -1;
-    if (pc_mul(l->stride, 6, &a) || pc_add(l->data_off, a, &l->file_len)) return -1;
+    if (pcache_mul(n_symbols, sizeof(pc_file), &a) || pcache_add(l->files_off, a, &l->offsets_off)) return -1;
+    if (pcache_add(n_symbols, 1, &a) || pcache_mul(a, 8, &b) || pcache_add(l->offsets_off, b, &l->strings_off))
+        return -1;
+    if (pcache_add(l->strings_off, strings_len, &a) || pcache_align(a, PC_ALIGN, &l->data_off)) return -1;
+    if (pcache_mul(n_bars, 8, &a) || pcache_align(a, PC_ALIGN, &l->stride)) return -1;
+    if (pcache_mul(l->stride, 6, &a) || pcache_add(l->data_off, a, &l->file_len)) return -1;
     return 0;
 }
 
@@ -230,7 +210,7 @@ uint64_t pcache_hash_final(const pc_hash *h)
 
 static int64_t pc_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec; }
 
-static int64_t pc_now_ns(void)
+int64_t pcache_now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -408,7 +388,7 @@ static pcache_outcome pc_lookup(const pc_key *k, tb_market **out, pcache_status 
 
 /* ---- writing ---------------------------------------------------------------------------------- */
 
-static int pc_write(int fd, pc_hash *h, const void *p, size_t n)
+int pcache_write_all(int fd, pc_hash *h, const void *p, size_t n)
 {
     if (h) pcache_hash_update(h, p, n);
     const char *b = p;
@@ -422,18 +402,18 @@ static int pc_write(int fd, pc_hash *h, const void *p, size_t n)
     return 0;
 }
 
-static int pc_write_zeros(int fd, pc_hash *h, size_t n)
+int pcache_write_zeros(int fd, pc_hash *h, size_t n)
 {
     static const unsigned char zero[PC_ALIGN];
     while (n) {
         size_t k = n < sizeof zero ? n : sizeof zero;
-        if (pc_write(fd, h, zero, k)) return -1;
+        if (pcache_write_all(fd, h, zero, k)) return -1;
         n -= k;
     }
     return 0;
 }
 
-static int pc_mkdirs(const char *dir)
+int pcache_mkdirs(const char *dir)
 {
     char p[4096];
     if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return -1;
@@ -446,13 +426,43 @@ static int pc_mkdirs(const char *dir)
     return mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
 }
 
+int pcache_tmp_open(const char *dir, const char *path, char *tmp, size_t tmp_size, char *why, size_t why_size)
+{
+    if (pcache_mkdirs(dir)) {
+        snprintf(why, why_size, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    const char *base = strrchr(path, '/') + 1;
+    snprintf(tmp, tmp_size, "%s/.%s.tmp.XXXXXX", dir, base);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(why, why_size, "cannot create a file in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+int pcache_tmp_commit(int fd, const char *tmp, const char *path, const void *hdr, size_t hdr_len, int bad)
+{
+    bad = bad || pwrite(fd, hdr, hdr_len, 0) != (ssize_t)hdr_len || fchmod(fd, 0644);
+    if (close(fd)) bad = 1;
+    if (bad || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
 /* Write the file body after the header; returns its checksum through h. */
 static int pc_write_body(int fd, const pc_key *k, const tb_market *m, const pc_layout *l, pc_hash *h)
 {
-    if (pc_write(fd, h, k->files, k->n * sizeof *k->files)) return -1;
+    if (pcache_write_all(fd, h, k->files, k->n * sizeof *k->files)) return -1;
     uint64_t *off = xmalloc(xmul(k->n + 1, sizeof *off));
     for (size_t i = 0; i <= k->n; i++) off[i] = m->offset[i];
-    int rc = pc_write(fd, h, off, (k->n + 1) * sizeof *off);
+    int rc = pcache_write_all(fd, h, off, (k->n + 1) * sizeof *off);
     free(off);
     if (rc) return -1;
     size_t slen = (size_t)(l->data_off - l->strings_off); /* strings + padding, a multiple of 8 */
@@ -464,13 +474,13 @@ static int pc_write_body(int fd, const pc_key *k, const tb_market *m, const pc_l
         memcpy(w, s, sl);
         w += sl;
     }
-    rc = pc_write(fd, h, strings, slen);
+    rc = pcache_write_all(fd, h, strings, slen);
     free(strings);
     if (rc) return -1;
     const void *arr[6] = {m->ts, m->open, m->high, m->low, m->close, m->volume};
     size_t bytes = m->n_bars * 8;
     for (int c = 0; c < 6; c++)
-        if (pc_write(fd, h, arr[c], bytes) || pc_write_zeros(fd, h, (size_t)l->stride - bytes)) return -1;
+        if (pcache_write_all(fd, h, arr[c], bytes) || pcache_write_zeros(fd, h, (size_t)l->stride - bytes)) return -1;
     return 0;
 }
 
@@ -512,7 +522,7 @@ void pcache_prune(const char *cdir, const char *keep)
     if (!d) return;
     size_t n = 0, cap = 16;
     pc_entry *v = xmalloc(cap * sizeof *v);
-    int64_t now = pc_now_ns();
+    int64_t now = pcache_now_ns();
     struct dirent *e;
     while ((e = readdir(d))) {
         char path[4096 + 300];
@@ -564,26 +574,16 @@ static void pc_store(const pc_key *k, const tb_market *m, pcache_status *st)
     }
     free(after);
     if (rc) return;
-    if (newest > pc_now_ns() - PCACHE_RACY_SECONDS * 1000000000LL) {
+    if (newest > pcache_now_ns() - PCACHE_RACY_SECONDS * 1000000000LL) {
         pc_reason(st, "a source file was modified in the last %d s: not cached yet", PCACHE_RACY_SECONDS);
         return;
     }
 
     pc_layout l;
     if (pc_layout_of(k->n, k->strings_len, m->n_bars, &l)) return;
-    if (pc_mkdirs(k->cache_dir)) {
-        pc_reason(st, "cannot create %s: %s", k->cache_dir, strerror(errno));
-        return;
-    }
     char tmp[4096 + 64];
-    const char *base = strrchr(k->path, '/') + 1;
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.XXXXXX", k->cache_dir, base);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        pc_reason(st, "cannot create a file in %s: %s", k->cache_dir, strerror(errno));
-        return;
-    }
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    int fd = pcache_tmp_open(k->cache_dir, k->path, tmp, sizeof tmp, st->reason, sizeof st->reason);
+    if (fd < 0) return;
     pc_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, PC_MAGIC, sizeof h.magic);
@@ -596,16 +596,13 @@ static void pc_store(const pc_key *k, const tb_market *m, pcache_status *st)
     h.strings_len = k->strings_len;
     h.data_off = l.data_off;
     h.file_len = l.file_len;
-    h.built_ns = (uint64_t)pc_now_ns();
+    h.built_ns = (uint64_t)pcache_now_ns();
     pc_hash hh;
     pcache_hash_init(&hh);
-    int bad = pc_write(fd, NULL, &h, sizeof h) || pc_write_body(fd, k, m, &l, &hh);
+    int bad = pcache_write_all(fd, NULL, &h, sizeof h) || pc_write_body(fd, k, m, &l, &hh);
     h.checksum = pcache_hash_final(&hh);
-    bad = bad || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h || fchmod(fd, 0644);
-    if (close(fd)) bad = 1;
-    if (bad || rename(tmp, k->path)) {
+    if (pcache_tmp_commit(fd, tmp, k->path, &h, sizeof h, bad)) {
         pc_reason(st, "writing %s failed: %s", k->path, strerror(errno));
-        unlink(tmp);
         return;
     }
     st->stored = 1;

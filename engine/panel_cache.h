@@ -25,7 +25,8 @@
  *
  * A load's status identifies the bars by the file's key and checksum (no
  * re-hashing), which the factor cache (factor_cache.h) keys its derived
- * arrays on; its files share the directory and the size bound. */
+ * arrays on; its files share the directory, the size bound, the checksum and
+ * the writing helpers below (temporary file, then rename). */
 #ifndef TB_PANEL_CACHE_H
 #define TB_PANEL_CACHE_H
 #include <stddef.h>
@@ -88,5 +89,56 @@ typedef struct pcache_hash {
 void pcache_hash_init(pcache_hash *h);
 void pcache_hash_update(pcache_hash *h, const void *p, size_t nbytes);
 uint64_t pcache_hash_final(const pcache_hash *h);
+
+/* ---- writing cache files: shared with the factor cache ----------------------------- */
+
+/* Checked layout arithmetic: *out = a + b, a * b, or a rounded up to a
+ * multiple of `align` (a power of two). 0, or -1 on overflow. */
+static inline int pcache_add(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (a > UINT64_MAX - b) return -1;
+    *out = a + b;
+    return 0;
+}
+
+static inline int pcache_mul(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (b && a > UINT64_MAX / b) return -1;
+    *out = a * b;
+    return 0;
+}
+
+static inline int pcache_align(uint64_t a, uint64_t align, uint64_t *out)
+{
+    if (pcache_add(a, align - 1, out)) return -1;
+    *out &= ~(align - 1);
+    return 0;
+}
+
+/* CLOCK_REALTIME in nanoseconds. */
+int64_t pcache_now_ns(void);
+
+/* Write n bytes at p to fd, through short writes and EINTR; when h is not
+ * NULL they are hashed first (n a multiple of 8). 0, or -1 with errno set. */
+int pcache_write_all(int fd, pcache_hash *h, const void *p, size_t n);
+
+/* Write n zero bytes, as pcache_write_all. */
+int pcache_write_zeros(int fd, pcache_hash *h, size_t n);
+
+/* Create dir and its missing parents (mode 0777 before the umask). 0, or -1
+ * with errno set. */
+int pcache_mkdirs(const char *dir);
+
+/* Start the atomic write of `path`, a file in `dir`: dir is created when
+ * missing, then a private temporary file "<dir>/.<name of path>.tmp.XXXXXX"
+ * (close-on-exec), whose name goes to tmp[0..tmp_size). Returns its
+ * descriptor, or -1 with why[0..why_size) saying what failed. */
+int pcache_tmp_open(const char *dir, const char *path, char *tmp, size_t tmp_size, char *why, size_t why_size);
+
+/* Finish it: unless `bad` (an earlier write failed), write the header
+ * hdr[0..hdr_len) at offset 0, make the file 0644, close it and rename it to
+ * `path`. fd is closed either way; on failure the temporary file is removed
+ * and -1 returned with errno as the failing call left it. */
+int pcache_tmp_commit(int fd, const char *tmp, const char *path, const void *hdr, size_t hdr_len, int bad);
 
 #endif
