@@ -12,7 +12,8 @@
  * and so do the ML paths (ml_inputs_load's dataset and a meta-filtered
  * backtest), whose factor store comes through the cache.
  * Each test works in its own mkdtemp directory (data/ and cache/), removed
- * at the end; data files are back-dated so the panel cache takes them. */
+ * at the end; data files are back-dated so the panel cache takes them
+ * (cache_fixtures.h). */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "backtest.h"
+#include "cache_fixtures.h"
 #include "factor_cache.h"
 #include "factor_store.h"
 #include "meta_filter.h"
@@ -38,53 +40,20 @@
 #define N_SYM 10
 #define N_BARS 400
 
-static char root[256], data[300], cache[300];
+static char root[CFX_ROOT_LEN], data[CFX_PATH_LEN], cache[CFX_PATH_LEN];
 static char *names[N_SYM];
-
-static void rm_rf(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    cr_assert_eq(system(cmd), 0);
-}
-
-static void age_file(const char *path, int age)
-{
-    struct timespec t[2];
-    clock_gettime(CLOCK_REALTIME, &t[0]);
-    t[0].tv_sec -= age;
-    t[1] = t[0];
-    cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0, "utimensat %s", path);
-}
 
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/tb-fcache-XXXXXX");
-    cr_assert_not_null(mkdtemp(root));
-    snprintf(data, sizeof data, "%s/data", root);
-    snprintf(cache, sizeof cache, "%s/cache", root);
     tb_synth_params p = {11, N_SYM, N_BARS, TB_FREQ_1D};
-    tb_market *m = NULL;
-    tb_error err = {0};
-    cr_assert_eq(synth_generate(&p, NULL, 0, &m, &err), 0, "%s", err.msg);
-    cr_assert_eq(synth_export_csv(m, data, &err), 0, "%s", err.msg);
-    for (size_t i = 0; i < N_SYM; i++) {
-        char path[400];
-        names[i] = strdup(m->symbols[i]);
-        snprintf(path, sizeof path, "%s/%s.csv", data, names[i]);
-        age_file(path, 3600);
-    }
-    market_free(m);
-    setenv("TB_CACHE_DIR", cache, 1);
+    cfx_universe_make("/tmp/tb-fcache-XXXXXX", &p, root, data, cache, names);
     unsetenv("TB_FACTOR_CACHE");
 }
 
 static void teardown(void)
 {
-    for (size_t i = 0; i < N_SYM; i++) free(names[i]);
-    unsetenv("TB_CACHE_DIR");
+    cfx_universe_remove(root, names, N_SYM);
     unsetenv("TB_FACTOR_CACHE");
-    rm_rf(root);
 }
 
 TestSuite(factor_cache, .init = setup, .fini = teardown, .timeout = 120);
@@ -223,23 +192,7 @@ static void change_last_volume(size_t sym)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/%s.csv", data, names[sym]);
-    FILE *f = fopen(path, "r+");
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    char *buf = calloc(1, (size_t)len + 1);
-    fseek(f, 0, SEEK_SET);
-    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    char *last = buf + len - 2;
-    while (last > buf && *last != '\n') last--;
-    char *vol = strrchr(last + 1, ',') + 1;
-    cr_assert(vol[0] >= '0' && vol[0] <= '9');
-    vol[0] = vol[0] == '9' ? '1' : (char)(vol[0] + 1);
-    fseek(f, 0, SEEK_SET);
-    cr_assert_eq(fwrite(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    free(buf);
-    age_file(path, 1800); /* old enough for the panel cache, but not the recorded mtime */
+    cfx_bump_last_volume(path);
 }
 
 Test(factor_cache, a_changed_csv_file_is_a_miss_with_the_new_values)
@@ -297,53 +250,20 @@ static void damage_and_check(void (*how)(const char *path), const char *expect)
     market_free(m);
 }
 
-static void flip_byte_at(const char *path, off_t at)
-{
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    unsigned char b;
-    cr_assert_eq(pread(fd, &b, 1, at), 1);
-    b ^= 0x10;
-    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
-    close(fd);
-}
-
 static void flip_value(const char *path)
 {
-    struct stat s;
-    cr_assert_eq(stat(path, &s), 0);
-    flip_byte_at(path, s.st_size / 2); /* inside the values */
+    cfx_flip_byte_at(path, cfx_size_of(path) / 2); /* inside the values */
 }
 
-static void flip_offset(const char *path) { flip_byte_at(path, 192 + 8 * 3 + 1); }
+static void flip_offset(const char *path) { cfx_flip_byte_at(path, 192 + 8 * 3 + 1); }
 
-static void truncate_half(const char *path)
-{
-    struct stat s;
-    cr_assert_eq(stat(path, &s), 0);
-    cr_assert_eq(truncate(path, s.st_size / 2), 0);
-}
-
-static void foreign_header(const char *path)
-{
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(pwrite(fd, "NOTFACTS", 8, 0), 8);
-    close(fd);
-}
-
-static void tiny_file(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    fputs("junk", f);
-    fclose(f);
-}
+static void foreign_header(const char *path) { cfx_write_magic(path, "NOTFACTS"); }
 
 Test(factor_cache, a_flipped_value_is_caught_by_its_symbols_checksum) { damage_and_check(flip_value, "checksum"); }
 Test(factor_cache, a_flipped_offset_is_caught) { damage_and_check(flip_offset, "checksum mismatch (offsets)"); }
-Test(factor_cache, a_truncated_file_is_ignored) { damage_and_check(truncate_half, "length"); }
+Test(factor_cache, a_truncated_file_is_ignored) { damage_and_check(cfx_truncate_half, "length"); }
 Test(factor_cache, a_foreign_header_is_ignored) { damage_and_check(foreign_header, "magic"); }
-Test(factor_cache, a_tiny_file_is_ignored) { damage_and_check(tiny_file, "length"); }
+Test(factor_cache, a_tiny_file_is_ignored) { damage_and_check(cfx_tiny_file, "length"); }
 
 /* An EMA spec whose computation "changed" (doubles every value) without a version bump. */
 static void fill_changed(const fcache_spec *sp, const tb_market *m, size_t i, double *const *out, double *scratch)
@@ -609,7 +529,7 @@ Test(factor_cache, bars_without_a_panel_cache_identity_are_not_cached)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/%s.csv", data, names[2]);
-    age_file(path, 0); /* modified just now: the panel cache does not take the files yet */
+    cfx_age_file(path, 0); /* modified just now: the panel cache does not take the files yet */
     tb_data_id id;
     tb_market *m = load(&id);
     cr_assert_not(id.known);

@@ -6,7 +6,8 @@
  * concurrent cold loads all succeed; and a whole backtest renders
  * byte-identical artifacts with and without the cache.
  * Each test works in its own mkdtemp directory (data/ and cache/), removed at
- * the end; data files are back-dated so they are old enough to be cached. */
+ * the end; data files are back-dated so they are old enough to be cached
+ * (cache_fixtures.h). */
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "artifacts.h"
 #include "backtest.h"
+#include "cache_fixtures.h"
 #include "csv_reader.h"
 #include "market.h"
 #include "panel_cache.h"
@@ -28,54 +30,16 @@
 #define N_SYM 12
 #define N_BARS 400
 
-static char root[256], data[300], cache[300];
+static char root[CFX_ROOT_LEN], data[CFX_PATH_LEN], cache[CFX_PATH_LEN];
 static char *names[N_SYM];
-
-static void rm_rf(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    cr_assert_eq(system(cmd), 0);
-}
-
-/* Set a file's mtime to `age` seconds ago (its ctime becomes now; the cache
- * keys on both but only refuses files whose mtime is recent). */
-static void age_file(const char *path, int age)
-{
-    struct timespec t[2];
-    clock_gettime(CLOCK_REALTIME, &t[0]);
-    t[0].tv_sec -= age;
-    t[1] = t[0];
-    cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0, "utimensat %s", path);
-}
 
 static void setup(void)
 {
-    snprintf(root, sizeof root, "/tmp/tb-pcache-XXXXXX");
-    cr_assert_not_null(mkdtemp(root));
-    snprintf(data, sizeof data, "%s/data", root);
-    snprintf(cache, sizeof cache, "%s/cache", root);
     tb_synth_params p = {7, N_SYM, N_BARS, TB_FREQ_1D};
-    tb_market *m = NULL;
-    tb_error err = {0};
-    cr_assert_eq(synth_generate(&p, NULL, 0, &m, &err), 0, "%s", err.msg);
-    cr_assert_eq(synth_export_csv(m, data, &err), 0, "%s", err.msg);
-    for (size_t i = 0; i < N_SYM; i++) {
-        char path[400];
-        names[i] = strdup(m->symbols[i]);
-        snprintf(path, sizeof path, "%s/%s.csv", data, names[i]);
-        age_file(path, 3600);
-    }
-    market_free(m);
-    setenv("TB_CACHE_DIR", cache, 1);
+    cfx_universe_make("/tmp/tb-pcache-XXXXXX", &p, root, data, cache, names);
 }
 
-static void teardown(void)
-{
-    for (size_t i = 0; i < N_SYM; i++) free(names[i]);
-    unsetenv("TB_CACHE_DIR");
-    rm_rf(root);
-}
+static void teardown(void) { cfx_universe_remove(root, names, N_SYM); }
 
 TestSuite(panel_cache, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -153,32 +117,11 @@ Test(panel_cache, a_changed_csv_file_is_reread_and_the_cache_rewritten)
     cr_assert_eq(st.outcome, PCACHE_HIT);
     ino_t ino0 = inode_of(st.path);
 
-    /* Rewrite the close of symbol 3's last row with a different value of the
-     * same length: the size stays, only the timestamps tell. */
+    /* Rewrite the volume of symbol 3's last row with a different value of
+     * the same length: the size stays, only the timestamps tell. */
     char path[400];
     snprintf(path, sizeof path, "%s/%s.csv", data, names[3]);
-    FILE *f = fopen(path, "r+");
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    char *buf = calloc(1, (size_t)len + 1);
-    fseek(f, 0, SEEK_SET);
-    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    char *last = buf + len - 2;
-    while (last > buf && *last != '\n') last--;
-    last++; /* date,open,high,low,close,volume of the last row */
-    char *p = last;
-    for (int comma = 0; comma < 4; p++) comma += *p == ',';
-    /* p points at close: bump its first digit (still a valid price between low and high? make
-     * high and low irrelevant by changing the volume instead, which has no bound but >= 0) */
-    char *vol = strrchr(last, ',') + 1;
-    cr_assert(vol[0] >= '0' && vol[0] <= '9');
-    vol[0] = vol[0] == '9' ? '1' : (char)(vol[0] + 1);
-    fseek(f, 0, SEEK_SET);
-    cr_assert_eq(fwrite(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    free(buf);
-    age_file(path, 1800); /* an old mtime, but not the recorded one */
+    cfx_bump_last_volume(path);
 
     tb_market *after = load(N_SYM, &st);
     cr_assert_eq(st.outcome, PCACHE_MISS_STALE, "outcome %s (%s)", pcache_outcome_name(st.outcome), st.reason);
@@ -205,7 +148,7 @@ Test(panel_cache, touching_a_file_invalidates_the_cache)
     market_free(load(N_SYM, &st));
     char path[400];
     snprintf(path, sizeof path, "%s/%s.csv", data, names[0]);
-    age_file(path, 60);
+    cfx_age_file(path, 60);
     market_free(load(N_SYM, &st));
     cr_assert_eq(st.outcome, PCACHE_MISS_STALE, "%s", st.reason);
     cr_assert(st.stored, "%s", st.reason);
@@ -251,50 +194,21 @@ static void damage_and_check(void (*how)(const char *path), const char *expect_r
 
 static void flip_data_byte(const char *path)
 {
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    struct stat s;
-    fstat(fd, &s);
-    off_t at = s.st_size - 100; /* inside volume[] */
-    unsigned char b;
-    cr_assert_eq(pread(fd, &b, 1, at), 1);
-    b ^= 0x10;
-    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
-    close(fd);
+    cfx_flip_byte_at(path, cfx_size_of(path) - 100); /* inside volume[] */
 }
 
-static void truncate_half(const char *path)
-{
-    struct stat s;
-    stat(path, &s);
-    cr_assert_eq(truncate(path, s.st_size / 2), 0);
-}
-
-static void foreign_header(const char *path)
-{
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(pwrite(fd, "NOTPANEL", 8, 0), 8);
-    close(fd);
-}
-
-static void tiny_file(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    fputs("junk", f);
-    fclose(f);
-}
+static void foreign_header(const char *path) { cfx_write_magic(path, "NOTPANEL"); }
 
 Test(panel_cache, a_flipped_byte_is_caught_by_the_checksum) { damage_and_check(flip_data_byte, "checksum"); }
-Test(panel_cache, a_truncated_file_is_ignored) { damage_and_check(truncate_half, "lengths"); }
+Test(panel_cache, a_truncated_file_is_ignored) { damage_and_check(cfx_truncate_half, "lengths"); }
 Test(panel_cache, a_foreign_header_is_ignored) { damage_and_check(foreign_header, "magic"); }
-Test(panel_cache, a_tiny_file_is_ignored) { damage_and_check(tiny_file, "shorter"); }
+Test(panel_cache, a_tiny_file_is_ignored) { damage_and_check(cfx_tiny_file, "shorter"); }
 
 Test(panel_cache, fresh_files_are_not_cached_yet)
 {
     char path[400];
     snprintf(path, sizeof path, "%s/%s.csv", data, names[1]);
-    age_file(path, 0); /* modified just now */
+    cfx_age_file(path, 0); /* modified just now */
     pcache_status st;
     tb_market *m = load(N_SYM, &st);
     cr_assert_not(st.stored);
