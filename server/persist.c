@@ -185,6 +185,27 @@ static void persist_rollback(PGconn *conn)
         log_warn("ROLLBACK failed: %s", err);
 }
 
+/* Lock the run's row for this attempt (PERSIST_SQL_LOCK; owner = id,
+ * worker id, attempt). 0 when the run is ours and not asked to cancel;
+ * otherwise -1 with *outcome set to PERSIST_NOT_OURS or
+ * PERSIST_CANCEL_PENDING, or left as it was on a database error (err filled). */
+static int persist_lock_run(PGconn *conn, const char *const *owner, enum persist_outcome *outcome, char *err,
+                            size_t errlen)
+{
+    PGresult *res = db_exec(conn, PERSIST_SQL_LOCK, 3, owner, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return -1;
+    int rc = -1;
+    if (PQntuples(res) == 0)
+        *outcome = PERSIST_NOT_OURS;
+    else if (PQgetvalue(res, 0, 0)[0] == 't')
+        *outcome = PERSIST_CANCEL_PENDING;
+    else
+        rc = 0;
+    PQclear(res);
+    return rc;
+}
+
 /* A model training's results: datasets row, dataset_rows (COPY), models
  * row with the model bytes, and the artifact rows — dataset_<s>_<f>.csv and
  * <s>_meta_model.json rendered on request from those rows, the report and
@@ -300,19 +321,8 @@ enum persist_outcome persist_run(PGconn *conn, const struct persist_input *in, d
 
     if (db_command(conn, "BEGIN", 0, NULL, err, errlen) < 0)
         return PERSIST_ERROR;
-    res = db_exec(conn, PERSIST_SQL_LOCK, 3, owner, PGRES_TUPLES_OK, err, errlen);
-    if (!res)
+    if (persist_lock_run(conn, owner, &outcome, err, errlen) < 0)
         goto rollback;
-    if (PQntuples(res) == 0) {
-        outcome = PERSIST_NOT_OURS;
-        goto rollback;
-    }
-    if (PQgetvalue(res, 0, 0)[0] == 't') {
-        outcome = PERSIST_CANCEL_PENDING;
-        goto rollback;
-    }
-    PQclear(res);
-    res = NULL;
 
     double t_lock = persist_now();
     if (db_command(conn, PERSIST_SQL_CLEAR, 1, idp, err, errlen) < 0)
@@ -482,6 +492,21 @@ static int persist_mem_close(FILE *f, char **data, size_t *len, struct runexec_s
     return bad ? -1 : 0;
 }
 
+/* Two memstreams: *f over (*a, *alen), *g over (*b, *blen). 0, or -1 with
+ * neither open and err saying "out of memory". */
+static int persist_mem_open2(FILE **f, char **a, size_t *alen, FILE **g, char **b, size_t *blen, char *err,
+                             size_t errlen)
+{
+    *f = open_memstream(a, alen);
+    *g = *f ? open_memstream(b, blen) : NULL;
+    if (*g)
+        return 0;
+    if (*f)
+        fclose(*f);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
 /* Rank every member of the sweep and render its artifacts (see
  * persist_chunk). doc is the last chunk's "sweep" JSON: the data's shape
  * (symbols, bars, range, frequency) every chunk shares. */
@@ -566,13 +591,9 @@ static int persist_sweep_finalise(PGconn *conn, const char *sweep_id, const stru
     r.last_ts = json_integer_value(json_object_get(doc, "last_unix"));
     sweep_rank(&r);
 
-    FILE *f = open_memstream(&ids, &ids_len), *g = f ? open_memstream(&ranks, &ranks_len) : NULL;
-    if (!f || !g) {
-        if (f)
-            fclose(f);
-        snprintf(err, errlen, "out of memory");
+    FILE *f, *g;
+    if (persist_mem_open2(&f, &ids, &ids_len, &g, &ranks, &ranks_len, err, errlen) < 0)
         goto out;
-    }
     for (size_t j = 0; j < r.n_members; j++) {
         fprintf(f, "%s%zu", j ? "," : "{", r.members[j].combo);
         fprintf(g, "%s%zu", j ? "," : "{", r.members[j].rank);
@@ -601,14 +622,8 @@ static int persist_sweep_finalise(PGconn *conn, const char *sweep_id, const stru
 
     /* the artifacts, by the engine's writers */
     struct runexec_section csv_sec, md_sec;
-    f = open_memstream(&csv, &csv_len);
-    g = f ? open_memstream(&md, &md_len) : NULL;
-    if (!f || !g) {
-        if (f)
-            fclose(f);
-        snprintf(err, errlen, "out of memory");
+    if (persist_mem_open2(&f, &csv, &csv_len, &g, &md, &md_len, err, errlen) < 0)
         goto out;
-    }
     bad = sweep_write_csv(f, &r) | sweep_write_report(g, &r, &in->spec->bt);
     bad |= persist_mem_close(f, &csv, &csv_len, &csv_sec) | persist_mem_close(g, &md, &md_len, &md_sec);
     if (bad) {
@@ -690,19 +705,9 @@ enum persist_outcome persist_chunk(PGconn *conn, const struct persist_input *in,
         goto rollback;
     }
     PQclear(res);
-    res = db_exec(conn, PERSIST_SQL_LOCK, 3, owner, PGRES_TUPLES_OK, err, errlen);
-    if (!res)
-        goto rollback;
-    if (PQntuples(res) == 0) {
-        outcome = PERSIST_NOT_OURS;
-        goto rollback;
-    }
-    if (PQgetvalue(res, 0, 0)[0] == 't') {
-        outcome = PERSIST_CANCEL_PENDING;
-        goto rollback;
-    }
-    PQclear(res);
     res = NULL;
+    if (persist_lock_run(conn, owner, &outcome, err, errlen) < 0)
+        goto rollback;
 
     const char *clear[] = { sweep_id, id };
     const char *sweep_doc[] = { sweep_id, doc_text };
