@@ -314,6 +314,45 @@ static inline void api_stack_down(struct api_stack *st)
     cr_assert_eq(rc, 0, "tradebench-server exit status %d", rc);
 }
 
+/* Poll GET <collection>/<id> ("/runs" or "/backtests") every 20 ms until
+ * the run's status is final (succeeded, failed, cancelled) or is `until`
+ * (may be NULL); returns that answer (caller json_decref()s). Every answer
+ * must be 200 with a progress in [0, 1]; *saw_running (may be NULL) is set
+ * when one said "running". After timeout_s the test fails with the stack's
+ * worker log, on_timeout (may be NULL) called first (more logs, say). */
+static inline json_t *api_poll_run(struct api_stack *st, const char *collection, long long id, const char *until,
+                                   double timeout_s, int *saw_running, void (*on_timeout)(void))
+{
+    char path[64];
+    double t0 = api_now_s();
+    snprintf(path, sizeof path, "%s/%lld", collection, id);
+    for (;;) {
+        struct api_resp r;
+        api_call(&st->srv, "GET", path, NULL, NULL, NULL, &r);
+        api_expect(&r, 200);
+        json_t *run = api_json(&r);
+        api_resp_free(&r);
+        const char *status = json_string_value(json_object_get(run, "status"));
+        double progress = json_real_value(json_object_get(run, "progress"));
+        cr_assert(progress >= 0 && progress <= 1);
+        if (saw_running && !strcmp(status, "running"))
+            *saw_running = 1;
+        if ((until && !strcmp(status, until)) || !strcmp(status, "succeeded") || !strcmp(status, "failed") ||
+            !strcmp(status, "cancelled"))
+            return run;
+        if (api_now_s() - t0 > timeout_s) {
+            if (on_timeout)
+                on_timeout();
+            char *log = harness_slurp(st->worker_log);
+            cr_assert_fail("run %lld still %s after %.0f s; worker log:\n%s", id, status, timeout_s,
+                           log ? log : "");
+        }
+        json_decref(run);
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Whatever is left after a test (also after a failed assertion): kill,
  * drop the schema, remove the scratch directory. For a suite's .fini. */
 static inline void api_stack_fini(struct api_stack *st)

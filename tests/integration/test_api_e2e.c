@@ -52,32 +52,7 @@ static void down(void)
 /* Poll GET /runs/{id} until its status is final (or `until`); returns the run. */
 static json_t *poll_run(long long id, const char *until, double timeout_s, int *saw_running)
 {
-    char path[64];
-    double t0 = api_now_s();
-    snprintf(path, sizeof path, "/runs/%lld", id);
-    for (;;) {
-        struct api_resp r;
-        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
-        api_expect(&r, 200);
-        json_t *run = api_json(&r);
-        api_resp_free(&r);
-        const char *st = json_string_value(json_object_get(run, "status"));
-        double progress = json_real_value(json_object_get(run, "progress"));
-        cr_assert(progress >= 0 && progress <= 1);
-        if (saw_running && !strcmp(st, "running"))
-            *saw_running = 1;
-        if ((until && !strcmp(st, until)) || !strcmp(st, "succeeded") || !strcmp(st, "failed") ||
-            !strcmp(st, "cancelled"))
-            return run;
-        if (api_now_s() - t0 > timeout_s) {
-            char *log = harness_slurp(stack.worker_log);
-            cr_assert_fail("run %lld still %s after %.0f s; worker log:\n%s", id, st, timeout_s,
-                           log ? log : "");
-        }
-        json_decref(run);
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
+    return api_poll_run(&stack, "/runs", id, until, timeout_s, saw_running, NULL);
 }
 
 /* Run the CLI with argv (NULL-terminated, argv[0] included); must exit 0. */

@@ -58,29 +58,14 @@ static void down(void)
 /* Poll GET /runs/{id} until final; the run must have succeeded. */
 static void wait_succeeded(long long id, double timeout_s)
 {
-    char path[64];
-    double t0 = api_now_s();
-    snprintf(path, sizeof path, "/runs/%lld", id);
-    for (;;) {
-        struct api_resp r;
-        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
-        api_expect(&r, 200);
-        json_t *run = api_json(&r);
-        api_resp_free(&r);
-        const char *st = json_string_value(json_object_get(run, "status"));
-        if (!strcmp(st, "succeeded")) {
-            json_decref(run);
-            return;
-        }
-        if (!strcmp(st, "failed") || !strcmp(st, "cancelled") || api_now_s() - t0 > timeout_s) {
-            char *log = harness_slurp(stack.worker_log);
-            cr_assert_fail("run %lld is %s (%s) after %.0f s; worker log:\n%s", id, st,
-                           json_string_value(json_object_get(run, "error")), api_now_s() - t0, log ? log : "");
-        }
-        json_decref(run);
-        struct timespec ts = { 0, 50 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+    json_t *run = api_poll_run(&stack, "/runs", id, NULL, timeout_s, NULL, NULL);
+    const char *st = json_string_value(json_object_get(run, "status"));
+    if (strcmp(st, "succeeded")) {
+        char *log = harness_slurp(stack.worker_log);
+        cr_assert_fail("run %lld is %s (%s); worker log:\n%s", id, st, json_string_value(json_object_get(run, "error")),
+                       log ? log : "");
     }
+    json_decref(run);
 }
 
 static long long post(const char *path, const char *body, const char *want_location_prefix)

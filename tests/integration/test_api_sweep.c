@@ -52,26 +52,7 @@ static void down(void)
 /* Poll GET /backtests/{id} until the run is final; returns it. */
 static json_t *poll_sweep(long long id, double timeout_s)
 {
-    char path[64];
-    double t0 = api_now_s();
-    snprintf(path, sizeof path, "/backtests/%lld", id);
-    for (;;) {
-        struct api_resp r;
-        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
-        api_expect(&r, 200);
-        json_t *run = api_json(&r);
-        api_resp_free(&r);
-        const char *st = json_string_value(json_object_get(run, "status"));
-        if (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
-            return run;
-        if (api_now_s() - t0 > timeout_s) {
-            char *log = harness_slurp(stack.worker_log);
-            cr_assert_fail("sweep %lld still %s after %.0f s; worker log:\n%s", id, st, timeout_s, log ? log : "");
-        }
-        json_decref(run);
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
+    return api_poll_run(&stack, "/backtests", id, NULL, timeout_s, NULL, NULL);
 }
 
 Test(api_sweep, grid_over_http_ranked_table_and_cli_identical_csv)

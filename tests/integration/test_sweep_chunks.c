@@ -140,25 +140,7 @@ static json_t *post_sweep(const char *body)
 /* Poll GET /backtests/{id} until the run is final; returns it. */
 static json_t *poll_final(long long id, double timeout_s)
 {
-    char path[64];
-    double t0 = api_now_s();
-    snprintf(path, sizeof path, "/backtests/%lld", id);
-    for (;;) {
-        struct api_resp r;
-        api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
-        api_expect(&r, 200);
-        json_t *run = api_json(&r);
-        api_resp_free(&r);
-        const char *st = json_string_value(json_object_get(run, "status"));
-        if (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
-            return run;
-        if (api_now_s() - t0 > timeout_s) {
-            dump_logs();
-            cr_assert_fail("sweep %lld still %s after %.0f s", id, st, timeout_s);
-        }
-        json_decref(run);
-        sleep_ms(50);
-    }
+    return api_poll_run(&stack, "/backtests", id, NULL, timeout_s, NULL, dump_logs);
 }
 
 static void expect_succeeded(const json_t *run)
