@@ -24,6 +24,7 @@
 #include "bench_ref.h"
 #include "commands.h"
 #include "numfmt.h"
+#include "numfmt_ref.h"
 #include "runinfo.h"
 #include "sweep.h"
 #include "xalloc.h"
@@ -245,20 +246,6 @@ static int bench_sweeps(const char *data, size_t n, size_t iters, int threads)
 
 /* ---- number formatting (--numfmt) ------------------------------------------------ */
 
-/* The formatter nf_double() replaced: the first of %.15g/%.16g/%.17g that reads back. */
-static int bench_nf_double_ref(char *buf, double x)
-{
-    if (isnan(x)) {
-        buf[0] = '\0';
-        return 0;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        int n = snprintf(buf, 32, "%.*g", prec, x);
-        if (prec == 17 || strtod(buf, NULL) == x) return n;
-    }
-    return (int)strlen(buf);
-}
-
 typedef int (*bench_fmt_fn)(char *buf, double x);
 
 /* Seconds to format v[0..n); the bytes written go to *bytes so the loop stays. */
@@ -354,15 +341,15 @@ static int bench_numfmt(const char *data, size_t n_symbols, size_t iters)
         for (size_t it = 0; it < iters; it++) {
             if (it % 2) {
                 t_new[it] = bench_fmt_pass(nf_double, v[s], n[s], &bytes);
-                t_old[it] = bench_fmt_pass(bench_nf_double_ref, v[s], n[s], &bytes);
+                t_old[it] = bench_fmt_pass(nf_double_ref, v[s], n[s], &bytes);
             } else {
-                t_old[it] = bench_fmt_pass(bench_nf_double_ref, v[s], n[s], &bytes);
+                t_old[it] = bench_fmt_pass(nf_double_ref, v[s], n[s], &bytes);
                 t_new[it] = bench_fmt_pass(nf_double, v[s], n[s], &bytes);
             }
         }
         for (size_t i = 0; i < n[s]; i++) {
             char a[40], b[40];
-            bench_nf_double_ref(a, v[s][i]);
+            nf_double_ref(a, v[s][i]);
             nf_double(b, v[s][i]);
             differ += strcmp(a, b) != 0;
         }

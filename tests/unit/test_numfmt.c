@@ -1,5 +1,5 @@
 /* test_numfmt.c — nf_double() (Schubfach, engine/numfmt.c) against the
- * implementation it replaced (ref_nf_double below: the shortest of
+ * implementation it replaced (nf_double_ref, engine/numfmt_ref.h: the shortest of
  * %.15g/%.16g/%.17g that strtod reads back), over 10.2 million doubles:
  * random bit patterns, prices and returns in the ranges the artifacts hold,
  * integers, powers of two and ten and their neighbours, subnormals, the ends
@@ -23,20 +23,7 @@
 #include <string.h>
 
 #include "numfmt.h"
-
-/* The replaced implementation, verbatim: the reference. */
-static int ref_nf_double(char *buf, double x)
-{
-    if (isnan(x)) {
-        buf[0] = '\0';
-        return 0;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        int n = snprintf(buf, 32, "%.*g", prec, x);
-        if (prec == 17 || strtod(buf, NULL) == x) return n;
-    }
-    return (int)strlen(buf);
-}
+#include "numfmt_ref.h" /* the replaced implementation, verbatim: the reference */
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -157,7 +144,7 @@ static void check(double x, tally *t, int independent)
 {
     char got[40], want[40];
     memset(got, 'X', sizeof got);
-    int ng = nf_double(got, x), nw = ref_nf_double(want, x);
+    int ng = nf_double(got, x), nw = nf_double_ref(want, x);
     t->n++;
     if (ng != (int)strlen(got)) cr_assert_fail("%a: returned %d for \"%s\"", x, ng, got);
     if (isnan(x)) {
