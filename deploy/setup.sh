@@ -174,6 +174,13 @@ start_service() {  # start_service <name>: build/<name> in the background
     local name="$1"
     mkdir -p "$VAR/run" "$VAR/log"
     stop_service "$name"
+    # Another process on our address (a server started from another checkout,
+    # whose pid file this one cannot see) would answer /health for us while
+    # ours fails to bind: refuse plainly instead.
+    if [[ "$name" == tradebench-server ]] &&
+        (exec 3<>"/dev/tcp/${TB_LISTEN%:*}/${TB_LISTEN##*:}") 2>/dev/null; then
+        die "$TB_LISTEN is already in use by another process (not this checkout's server: no var/run pid file for it); stop it (e.g. ./deploy/setup.sh stop in its checkout) or set TB_LISTEN"
+    fi
     log "services: starting $name (log var/log/$name.log)"
     # setsid: own session, so the service outlives this script's terminal.
     setsid "build/$name" >>"$VAR/log/$name.log" 2>&1 </dev/null &
