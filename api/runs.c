@@ -171,9 +171,12 @@ static const char RUNS_SQL_CANCEL_QUEUED[] =
 
 /* A cancelled split sweep's chunks (after its own row: the lock order of
  * every transaction that touches both): queued ones cancelled, running ones
- * asked to stop; how many of those. */
+ * asked to stop; how many of those. The unranked members its stored chunks
+ * wrote are deleted (this statement's snapshot follows the sweep's lock, so
+ * it sees every chunk committed before; none stores after it). */
 static const char RUNS_SQL_CANCEL_CHUNKS[] =
-    "WITH q AS (UPDATE runs SET status = 'cancelled', finished_at = now(), stage = NULL"
+    "WITH m AS (DELETE FROM sweep_members WHERE run_id = $1::bigint),"
+    "     q AS (UPDATE runs SET status = 'cancelled', finished_at = now(), stage = NULL"
     "            WHERE parent_id = $1::bigint AND status = 'queued' RETURNING id),"
     "     r AS (UPDATE runs SET cancel_requested = true"
     "            WHERE parent_id = $1::bigint AND status = 'running' RETURNING id)"

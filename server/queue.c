@@ -70,6 +70,13 @@ static const char QUEUE_SQL_SETTLE[] =
 
 static const char QUEUE_SQL_NOTIFY_CANCEL[] = "SELECT pg_notify('" QUEUE_CHANNEL_CANCEL "', $1)";
 
+/* The unranked members a settled sweep's stored chunks wrote. A statement of
+ * its own after QUEUE_SQL_SETTLE, in its transaction: that statement's
+ * snapshot predates its wait for the sweep's lock, so a chunk that committed
+ * members while it waited would escape a DELETE inside it; this one sees
+ * them, and no chunk stores more once the sweep is no longer running. */
+static const char QUEUE_SQL_SETTLE_MEMBERS[] = "DELETE FROM sweep_members WHERE run_id = $1::bigint";
+
 static const char QUEUE_SQL_TICK_WRITE[] =
     "UPDATE runs r SET heartbeat_at = now(), progress = u.progress,"
     "       stage = coalesce(u.stage, r.stage)"
@@ -212,27 +219,43 @@ int queue_settle_sweeps(PGconn *conn, int64_t parent_id, int *settled, char *err
     const char *params[] = { ids };
     if (settled)
         *settled = 0;
+    if (db_command(conn, "BEGIN", 0, NULL, err, errlen) < 0)
+        return -1;
     PGresult *res = db_exec(conn, QUEUE_SQL_SETTLE, 1, params, PGRES_TUPLES_OK, err, errlen);
     if (!res)
-        return -1;
+        goto rollback;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *id = PQgetvalue(res, r, 0);
+        const char *np[] = { id };
+        if (db_command(conn, QUEUE_SQL_SETTLE_MEMBERS, 1, np, err, errlen) < 0)
+            goto rollback;
+        /* delivered at COMMIT, with the sweep's new state */
+        if (atoi(PQgetvalue(res, r, 3)) > 0 &&
+            db_command(conn, QUEUE_SQL_NOTIFY_CANCEL, 1, np, err, errlen) < 0)
+            goto rollback;
+    }
+    if (db_command(conn, "COMMIT", 0, NULL, err, errlen) < 0)
+        goto fail; /* a failed COMMIT has already ended the transaction */
+    for (int r = 0; r < PQntuples(res); r++)
         log_warn("sweep %s %s: a chunk %s; %s queued chunk(s) cancelled, %s running chunk(s) "
-                 "asked to stop",
-                 id, PQgetvalue(res, r, 1),
+                 "asked to stop; its stored chunks' members deleted",
+                 PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
                  strcmp(PQgetvalue(res, r, 1), "failed") == 0 ? "failed" : "was cancelled",
                  PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));
-        if (atoi(PQgetvalue(res, r, 3)) > 0) {
-            const char *np[] = { id };
-            char nerr[256];
-            if (db_command(conn, QUEUE_SQL_NOTIFY_CANCEL, 1, np, nerr, sizeof nerr) < 0)
-                log_warn("sweep %s: NOTIFY " QUEUE_CHANNEL_CANCEL " failed: %s", id, nerr);
-        }
-    }
     if (settled)
         *settled = PQntuples(res);
     PQclear(res);
     return 0;
+
+rollback:
+    {
+        char rerr[256];
+        if (db_command(conn, "ROLLBACK", 0, NULL, rerr, sizeof rerr) < 0)
+            log_warn("ROLLBACK failed: %s", rerr);
+    }
+fail:
+    PQclear(res);
+    return -1;
 }
 
 void queue_claim_free(struct queue_claim *c)

@@ -93,8 +93,10 @@ int queue_sweep_started(PGconn *conn, int64_t parent_id, char *err, size_t errle
  * running sweep with a failed chunk becomes failed (error names the chunk,
  * its members and its message), with a cancelled one cancelled; its queued
  * chunks are cancelled and its running ones get cancel_requested (NOTIFY
- * tb_cancel). parent_id 0: every such sweep (the periodic check, which also
- * covers chunks failed by the stale-run reaper); else only that one.
+ * tb_cancel); the unranked sweep_members its stored chunks wrote are
+ * deleted in the same transaction. parent_id 0: every such sweep (the
+ * periodic check, which also covers chunks failed by the stale-run reaper);
+ * else only that one.
  * *settled (may be NULL) receives how many sweeps changed. 0, or -1. */
 int queue_settle_sweeps(PGconn *conn, int64_t parent_id, int *settled, char *err, size_t errlen)
     __attribute__((warn_unused_result));

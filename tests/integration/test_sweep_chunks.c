@@ -15,7 +15,8 @@
  *    every member exactly once;
  *  - a chunk that crashes fails its sweep (the error names the chunk) and
  *    cancels the chunks still queued; cancelling a split sweep cancels its
- *    chunks; chunk_size is validated.
+ *    chunks; either way no member row of the sweep remains (the stored
+ *    chunks' are deleted with the status change); chunk_size is validated.
  * Own schema, own server and workers (test_api_client.h). No timed
  * assertion: every wait is "until a state is reached", bounded only to fail.
  */
@@ -415,10 +416,24 @@ Test(sweep_chunks, a_crashing_chunk_fails_its_sweep_and_cancel_stops_the_chunks)
     api_expect_field_error(&r, "chunk_size");
     api_resp_free(&r);
 
-    /* cancel a split sweep nobody runs yet: it and its chunks are cancelled */
+    /* cancel a split sweep nobody runs yet: it and its chunks are cancelled;
+     * the members a stored chunk would have written (made here by hand:
+     * its sweeps row and one unranked member of its first chunk) go too */
     json_t *run = post_sweep("{" DATA_SMALL ",\"chunk_size\":20," GRID_78 "}");
     long long cancelled = json_integer_value(json_object_get(run, "id"));
     json_decref(run);
+    char cids[24];
+    snprintf(cids, sizeof cids, "%lld", cancelled);
+    const char *c1[1] = { cids };
+    PQclear(api_sql(stack.db,
+                    "INSERT INTO sweeps (run_id, strategy, freq, grid, n_combinations, n_members, n_skipped,"
+                    "                    threads, members_seconds, n_symbols, n_bars)"
+                    " VALUES ($1, 'trend_baseline', '1d', '{}', 80, 78, 2, 1, 0, 1, 1)",
+                    1, c1));
+    PQclear(api_sql(stack.db,
+                    "INSERT INTO sweep_members (run_id, member, rank, params, metrics, n_orders, chunk_id)"
+                    " SELECT $1, 0, NULL, '{}', '{}', 0, min(id) FROM runs WHERE parent_id = $1",
+                    1, c1));
     char path[64];
     snprintf(path, sizeof path, "/runs/%lld/cancel", cancelled);
     api_call(&stack.srv, "POST", path, NULL, NULL, NULL, &r);
@@ -432,6 +447,7 @@ Test(sweep_chunks, a_crashing_chunk_fails_its_sweep_and_cancel_stops_the_chunks)
     json_array_foreach(items, i, it)
         cr_expect_str_eq(json_string_value(json_object_get(it, "status")), "cancelled");
     json_decref(run);
+    cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM sweep_members WHERE run_id = $1", 1, c1), 0);
 
     /* a sweep whose second chunk crashes in its child */
     run = post_sweep("{" DATA_SMALL ",\"chunk_size\":20," GRID_78 "}");
@@ -470,5 +486,11 @@ Test(sweep_chunks, a_crashing_chunk_fails_its_sweep_and_cancel_stops_the_chunks)
     cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM runs WHERE parent_id = $1 AND status = 'cancelled'", 1, p1),
                  2);
     cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM artifacts WHERE run_id = $1", 1, p1), 0);
+    /* chunk 0 was stored (its sweeps row stays), but the failed sweep keeps none of its members */
+    cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM runs WHERE parent_id = $1 AND status = 'succeeded'", 1,
+                             p1),
+                 1);
+    cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM sweeps WHERE run_id = $1", 1, p1), 1);
+    cr_expect_eq(api_sql_int(stack.db, "SELECT count(*) FROM sweep_members WHERE run_id = $1", 1, p1), 0);
     down();
 }
