@@ -249,6 +249,28 @@ static inline long long api_run_id(const struct api_resp *r)
     return id;
 }
 
+/* Whatever a test left (also after a failed assertion): SIGKILL the worker
+ * (*worker > 0), kill the server, drop the schema (*db closed and cleared),
+ * remove the scratch directory dir ("" when none). For a suite's .fini. */
+static inline void api_teardown(pid_t *worker, struct tb_server *srv, PGconn **db, const char *schema,
+                                const char *dir)
+{
+    if (*worker > 0) {
+        kill(*worker, SIGKILL);
+        harness_wait(*worker, 5000);
+        *worker = 0;
+    }
+    harness_server_kill(srv);
+    api_schema_leave(*db, schema);
+    *db = NULL;
+    if (dir[0]) {
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+}
+
 #ifdef TB_WORKER_BIN
 /* ---- a whole stack per test: private schema, server, optional worker ---- */
 
@@ -353,25 +375,49 @@ static inline json_t *api_poll_run(struct api_stack *st, const char *collection,
     }
 }
 
-/* Whatever is left after a test (also after a failed assertion): kill,
- * drop the schema, remove the scratch directory. For a suite's .fini. */
+/* api_teardown of a stack. */
 static inline void api_stack_fini(struct api_stack *st)
 {
-    if (st->worker > 0) {
-        kill(st->worker, SIGKILL);
-        harness_wait(st->worker, 5000);
-        st->worker = 0;
-    }
-    harness_server_kill(&st->srv);
-    api_schema_leave(st->db, st->schema);
-    st->db = NULL;
-    if (st->outdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", st->outdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", st->outdir);
-    }
+    api_teardown(&st->worker, &st->srv, &st->db, st->schema, st->outdir);
 }
-#endif
 
+/* Run the command line (argv NULL-terminated, argv[0] the binary; TB_DATA
+ * unset, so "synthetic" and --data are what the arguments say) with its
+ * output in a log beside the stack's scratch directory; it must exit 0
+ * within timeout_ms. */
+static inline void api_stack_cli(const struct api_stack *st, char *const argv[], int timeout_ms)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s.cli.log", st->outdir);
+    const char *env[] = { "TB_DATA=", NULL };
+    pid_t pid = harness_spawn(argv[0], argv, env, log);
+    int rc = harness_wait(pid, timeout_ms);
+    char *text = harness_slurp(log);
+    cr_assert_eq(rc, 0, "tradebench exit %d: %s", rc, text ? text : "");
+    free(text);
+    unlink(log);
+}
+
+#endif /* TB_WORKER_BIN */
+
+/* GET path; the body must equal the file's bytes (the first difference is
+ * shown). For "over HTTP = on the command line" checks. */
+static inline void api_same_as_file(const struct tb_server *s, const char *path, const char *file)
+{
+    struct api_resp r;
+    char *want = harness_slurp(file);
+    cr_assert_not_null(want, "%s missing", file);
+    api_call(s, "GET", path, NULL, NULL, NULL, &r);
+    api_expect(&r, 200);
+    size_t n = strlen(want);
+    if (r.len != n || memcmp(r.body, want, n) != 0) {
+        size_t i = 0;
+        while (i < n && i < r.len && r.body[i] == want[i])
+            i++;
+        cr_assert_fail("%s != %s (%zu vs %zu bytes), first difference at byte %zu: '%.60s' vs '%.60s'", path,
+                       file, r.len, n, i, r.body + (i < r.len ? i : r.len), want + i);
+    }
+    free(want);
+    api_resp_free(&r);
+}
 #endif

@@ -55,40 +55,6 @@ static json_t *poll_run(long long id, const char *until, double timeout_s, int *
     return api_poll_run(&stack, "/runs", id, until, timeout_s, saw_running, NULL);
 }
 
-/* Run the CLI with argv (NULL-terminated, argv[0] included); must exit 0. */
-static void cli(char *const argv[])
-{
-    char log[300];
-    snprintf(log, sizeof log, "%s.cli.log", stack.outdir);
-    const char *env[] = { "TB_DATA=", NULL };
-    pid_t pid = harness_spawn(TB_CLI_BIN, argv, env, log);
-    int rc = harness_wait(pid, 120000);
-    char *text = harness_slurp(log);
-    cr_assert_eq(rc, 0, "tradebench exit %d: %s", rc, text ? text : "");
-    free(text);
-    unlink(log);
-}
-
-/* GET path; body must equal the file's bytes. */
-static void same_as_file(const char *path, const char *file)
-{
-    struct api_resp r;
-    char *want = harness_slurp(file);
-    cr_assert_not_null(want, "%s missing", file);
-    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
-    api_expect(&r, 200);
-    size_t n = strlen(want);
-    if (r.len != n || memcmp(r.body, want, n) != 0) {
-        size_t i = 0;
-        while (i < n && i < r.len && r.body[i] == want[i])
-            i++;
-        cr_assert_fail("%s != %s (%zu vs %zu bytes), first difference at byte %zu: '%.60s' vs '%.60s'",
-                       path, file, r.len, n, i, r.body + (i < r.len ? i : r.len), want + i);
-    }
-    free(want);
-    api_resp_free(&r);
-}
-
 Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
 {
     struct api_resp r;
@@ -109,7 +75,7 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
                      "--strategy", "trend_baseline", "--param", "fast=10", "--param", "slow=30",
                      "--symbols", "20", "--start", "2014-01-01", "--capital", "50000",
                      "--max-weight", "0.2", "--out", stack.outdir, NULL };
-    cli(argv);
+    api_stack_cli(&stack, argv, 120000);
 
     json_t *run = poll_run(id, NULL, 120, &saw_running);
     cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "succeeded", "run: %s",
@@ -123,17 +89,17 @@ Test(api_e2e, backtest_over_http_matches_the_cli_byte_for_byte)
 
     snprintf(path, sizeof path, "/runs/%lld/artifacts/orders_1d.csv", id);
     snprintf(file, sizeof file, "%s/orders_1d.csv", stack.outdir);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(path, sizeof path, "/backtests/%lld/orders?format=csv", id);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/equity_curve_1d.csv", id);
     snprintf(file, sizeof file, "%s/equity_curve_1d.csv", stack.outdir);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(path, sizeof path, "/backtests/%lld/equity?format=csv", id);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/metrics.json", id);
     snprintf(file, sizeof file, "%s/metrics.json", stack.outdir);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
 
     /* The metrics summary is metrics.json's content. */
     char *mj = harness_slurp(file);
@@ -234,12 +200,12 @@ Test(api_e2e, eod_small_report_and_cancel_over_http)
         cr_assert(strstr(r.body, *n) != NULL, "%s not listed: %s", *n, r.body);
     api_resp_free(&r);
     char *argv[] = { (char *)TB_CLI_BIN, "run-daily", "--out", stack.outdir, NULL };
-    cli(argv);
+    api_stack_cli(&stack, argv, 120000);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/orders_1d.csv", eod);
     snprintf(file, sizeof file, "%s/orders_1d.csv", stack.outdir);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/targets_1d.csv", eod);
     snprintf(file, sizeof file, "%s/targets_1d.csv", stack.outdir);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     down();
 }

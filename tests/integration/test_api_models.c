@@ -83,39 +83,6 @@ static long long post(const char *path, const char *body, const char *want_locat
     return id;
 }
 
-static void cli(char *const argv[])
-{
-    char log[300];
-    snprintf(log, sizeof log, "%s.cli.log", stack.outdir);
-    const char *env[] = { "TB_DATA=", NULL };
-    pid_t pid = harness_spawn(TB_CLI_BIN, argv, env, log);
-    int rc = harness_wait(pid, 180000);
-    char *text = harness_slurp(log);
-    cr_assert_eq(rc, 0, "tradebench exit %d: %s", rc, text ? text : "");
-    free(text);
-    unlink(log);
-}
-
-/* GET path; the body must equal the file's bytes. */
-static void same_as_file(const char *path, const char *file)
-{
-    struct api_resp r;
-    char *want = harness_slurp(file);
-    cr_assert_not_null(want, "%s missing", file);
-    api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
-    api_expect(&r, 200);
-    size_t n = strlen(want);
-    if (r.len != n || memcmp(r.body, want, n) != 0) {
-        size_t i = 0;
-        while (i < n && i < r.len && r.body[i] == want[i])
-            i++;
-        cr_assert_fail("%s != %s (%zu vs %zu bytes), first difference at byte %zu: '%.60s' vs '%.60s'", path,
-                       file, r.len, n, i, r.body + (i < r.len ? i : r.len), want + i);
-    }
-    free(want);
-    api_resp_free(&r);
-}
-
 /* Count order rows of a backtest's orders CSV (header excluded). */
 static long orders_rows(long long id)
 {
@@ -169,13 +136,13 @@ Test(api_models, train_describe_download_predict_filter_delete)
     long long id = post("/models", MODEL_BODY, "/models/");
     char *bargv[] = { (char *)TB_CLI_BIN, "build-ml-dataset", "--strategy", "trend_baseline", "--data", "synthetic",
                       "--symbols", "36", "--out", stack.outdir, NULL };
-    cli(bargv);
+    api_stack_cli(&stack, bargv, 180000);
     snprintf(file, sizeof file, "%s/dataset_trend_baseline_1d.csv", stack.outdir);
     char trdir[300];
     snprintf(trdir, sizeof trdir, "%s/train", stack.outdir);
     char *targv[] = { (char *)TB_CLI_BIN, "train-meta-model", "--strategy", "trend_baseline", "--dataset", file,
                       "--n-rounds", "40", "--out", trdir, NULL };
-    cli(targv);
+    api_stack_cli(&stack, targv, 180000);
     wait_succeeded(id, 120);
 
     /* describe */
@@ -229,19 +196,19 @@ Test(api_models, train_describe_download_predict_filter_delete)
 
     /* downloads: byte for byte what the command line writes */
     snprintf(path, sizeof path, "/models/%lld/artifacts/dataset_trend_baseline_1d.csv", id);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(path, sizeof path, "/runs/%lld/artifacts/dataset_trend_baseline_1d.csv", id);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     char mfile[512];
     snprintf(mfile, sizeof mfile, "%s/trend_baseline_meta_model.json", trdir);
     snprintf(path, sizeof path, "/models/%lld/artifacts/trend_baseline_meta_model.json", id);
-    same_as_file(path, mfile);
+    api_same_as_file(&stack.srv, path, mfile);
     snprintf(file, sizeof file, "%s/cv_metrics.csv", trdir);
     snprintf(path, sizeof path, "/models/%lld/artifacts/cv_metrics.csv", id);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(file, sizeof file, "%s/feature_importance.csv", trdir);
     snprintf(path, sizeof path, "/models/%lld/artifacts/feature_importance.csv", id);
-    same_as_file(path, file);
+    api_same_as_file(&stack.srv, path, file);
     snprintf(path, sizeof path, "/models/%lld/artifacts/nope.csv", id);
     api_call(&stack.srv, "GET", path, NULL, NULL, NULL, &r);
     api_expect_problem(&r, 404, "not-found");

@@ -59,20 +59,7 @@ static void init(void)
 
 static void fini(void)
 {
-    if (worker > 0) {
-        kill(worker, SIGKILL);
-        harness_wait(worker, 5000);
-        worker = 0;
-    }
-    harness_server_kill(&srv);
-    api_schema_leave(db, schema);
-    db = NULL;
-    if (fixture[0]) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", fixture);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", fixture);
-    }
+    api_teardown(&worker, &srv, &db, schema, fixture);
     curl_global_cleanup();
 }
 

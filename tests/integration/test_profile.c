@@ -41,20 +41,7 @@ static void init(void)
 
 static void fini(void)
 {
-    if (worker > 0) {
-        kill(worker, SIGKILL);
-        harness_wait(worker, 5000);
-        worker = 0;
-    }
-    harness_server_kill(&srv);
-    api_schema_leave(db, schema);
-    db = NULL;
-    if (tmpdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
+    api_teardown(&worker, &srv, &db, schema, tmpdir);
     curl_global_cleanup();
 }
 
