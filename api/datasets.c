@@ -124,12 +124,7 @@ static ssize_t datasets_stream_read(void *cls, uint64_t pos, char *dst, size_t m
         datasets_render(st, res);
         PQclear(res);
     }
-    size_t n = st->out.len - st->off;
-    if (n > max)
-        n = max;
-    memcpy(dst, st->out.data + st->off, n);
-    st->off += n;
-    return (ssize_t)n;
+    return (ssize_t)buf_take(&st->out, &st->off, dst, max);
 }
 
 void datasets_reply_csv(const struct http_request *req, struct http_reply *rep, int64_t dataset_id,

@@ -194,12 +194,7 @@ static ssize_t results_stream_read(void *cls, uint64_t pos, char *dst, size_t ma
         results_stream_take(st, res);
         PQclear(res);
     }
-    size_t n = st->out.len - st->off;
-    if (n > max)
-        n = max;
-    memcpy(dst, st->out.data + st->off, n);
-    st->off += n;
-    return (ssize_t)n;
+    return (ssize_t)buf_take(&st->out, &st->off, dst, max);
 }
 
 void results_reply_csv(const struct http_request *req, struct http_reply *rep,

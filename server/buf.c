@@ -46,3 +46,13 @@ void buf_free(struct buf *b)
     b->len = 0;
     b->cap = 0;
 }
+
+size_t buf_take(const struct buf *b, size_t *off, char *dst, size_t max)
+{
+    size_t n = b->len - *off;
+    if (n > max)
+        n = max;
+    memcpy(dst, b->data + *off, n);
+    *off += n;
+    return n;
+}

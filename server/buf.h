@@ -22,5 +22,8 @@ void buf_init(struct buf *b, size_t max);
 int buf_append(struct buf *b, const void *data, size_t n) __attribute__((warn_unused_result));
 /* Free the bytes; the buffer is empty (same max) afterwards. */
 void buf_free(struct buf *b);
+/* Copy up to max of the bytes from *off on to dst and advance *off (a
+ * streamed reply handing out a rendered page). Returns the count. */
+size_t buf_take(const struct buf *b, size_t *off, char *dst, size_t max);
 
 #endif

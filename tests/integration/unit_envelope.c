@@ -39,6 +39,22 @@ Test(buf, huge_appends_do_not_overflow)
     buf_free(&b);
 }
 
+Test(buf, take_hands_out_the_bytes_in_pieces)
+{
+    struct buf b;
+    buf_init(&b, 64);
+    cr_assert_eq(buf_append(&b, "abcdefg", 7), 0);
+    char out[8] = {0};
+    size_t off = 0;
+    cr_assert_eq(buf_take(&b, &off, out, 3), 3);
+    cr_assert_eq(memcmp(out, "abc", 3), 0);
+    cr_assert_eq(buf_take(&b, &off, out, 10), 4);
+    cr_assert_eq(memcmp(out, "defg", 4), 0);
+    cr_assert_eq(off, 7);
+    cr_assert_eq(buf_take(&b, &off, out, 10), 0);
+    buf_free(&b);
+}
+
 Test(envelope, json_media_types)
 {
     cr_assert(http_is_json_media_type("application/json"));
